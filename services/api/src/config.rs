@@ -1,0 +1,114 @@
+//! Configuration from flags and the environment (12-factor).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use opsbox_common::duration;
+
+/// A value that must never be printed: connection URLs with passwords, tokens.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// The deployment track, a label on every metric so SLIs can be split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Track {
+    Stable,
+    Canary,
+}
+
+impl Track {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Track::Stable => "stable",
+            Track::Canary => "canary",
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Postgres connection URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Secret,
+    /// Redis connection URL.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Secret,
+    /// Address to listen on.
+    #[arg(long, env = "OPSBOX_API_ADDR", default_value = "0.0.0.0:8080")]
+    pub addr: SocketAddr,
+    /// Version label of this deployment (metrics, traces).
+    #[arg(long, env = "OPSBOX_RELEASE", default_value = opsbox_common::BUILD_VERSION)]
+    pub release: String,
+    /// Deployment track, a label on every metric.
+    #[arg(long, env = "OPSBOX_TRACK", value_enum, default_value = "stable")]
+    pub track: Track,
+    /// Prefix of the Redis keys of the job queue (several stacks can share a Redis).
+    #[arg(long, env = "OPSBOX_QUEUE_PREFIX", default_value = "opsbox")]
+    pub queue_prefix: String,
+    /// Size of the Postgres connection pool.
+    #[arg(long, env = "OPSBOX_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// After SIGTERM, how long /ready fails before draining starts (lets load
+    /// balancers stop sending traffic).
+    #[arg(long, env = "OPSBOX_SHUTDOWN_DELAY", default_value = "2s", value_parser = duration::parse)]
+    pub shutdown_delay: Duration,
+    /// How long in-flight requests get to finish once draining starts.
+    #[arg(long, env = "OPSBOX_DRAIN_TIMEOUT", default_value = "10s", value_parser = duration::parse)]
+    pub drain_timeout: Duration,
+    /// Fraction of task requests answered 500 (fault injection, 0 = off).
+    #[arg(long, env = "OPSBOX_FAULT_ERROR_RATE", default_value_t = 0.0, value_parser = parse_fraction)]
+    pub fault_error_rate: f64,
+    /// Latency added to task requests in milliseconds (fault injection, 0 = off).
+    #[arg(long, env = "OPSBOX_FAULT_LATENCY_MS", default_value_t = 0)]
+    pub fault_latency_ms: u64,
+    /// Enables /admin/faults, guarded by this bearer token.
+    #[arg(long, env = "OPSBOX_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let value: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not a fraction between 0 and 1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret: Secret = "postgres://u:pw@h/db".parse().expect("infallible");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn error_rates_are_fractions() {
+        assert_eq!(parse_fraction("0.3"), Ok(0.3));
+        assert!(parse_fraction("1.5").is_err());
+        assert!(parse_fraction("lots").is_err());
+    }
+}

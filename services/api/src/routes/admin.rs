@@ -1,0 +1,80 @@
+//! Runtime fault toggles, present only when `OPSBOX_ADMIN_TOKEN` is set.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+use crate::context::AppContext;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Json;
+use crate::faults::FaultSettings;
+
+pub fn router() -> Router<AppContext> {
+    Router::new().route("/admin/faults", get(get_faults).put(set_faults).delete(clear_faults))
+}
+
+/// Proof that the request carries the admin bearer token.
+pub struct Admin;
+
+impl FromRequestParts<AppContext> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &AppContext) -> Result<Self, Self::Rejection> {
+        let expected = ctx.admin_token.as_deref().ok_or(ApiError::Unauthorized)?;
+        let presented = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// Compares without an early exit, so response time does not leak how much
+/// of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The faults in force.
+#[utoipa::path(get, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, body = FaultSettings), (status = 401, body = ErrorBody)))]
+pub async fn get_faults(_: Admin, State(ctx): State<AppContext>) -> axum::Json<FaultSettings> {
+    axum::Json(ctx.faults.current())
+}
+
+/// Set the faults; with `duration_secs` they revert by themselves.
+#[utoipa::path(put, path = "/admin/faults", tag = "admin", security(("admin_token" = [])), request_body = FaultSettings,
+    responses((status = 200, body = FaultSettings), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_faults(
+    _: Admin,
+    State(ctx): State<AppContext>,
+    Json(settings): Json<FaultSettings>,
+) -> Result<axum::Json<FaultSettings>, ApiError> {
+    if !(0.0..=1.0).contains(&settings.error_rate) {
+        return Err(ApiError::Validation("error_rate must be between 0 and 1".to_owned()));
+    }
+    if settings.latency_ms > 60_000 {
+        return Err(ApiError::Validation("latency_ms must be at most 60000".to_owned()));
+    }
+    tracing::warn!(error_rate = settings.error_rate, latency_ms = settings.latency_ms, duration_secs = settings.duration_secs, "faults set");
+    ctx.faults.set(settings);
+    Ok(axum::Json(ctx.faults.current()))
+}
+
+/// Remove every fault.
+#[utoipa::path(delete, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),
+    responses((status = 204, description = "faults cleared"), (status = 401, body = ErrorBody)))]
+pub async fn clear_faults(_: Admin, State(ctx): State<AppContext>) -> StatusCode {
+    tracing::warn!("faults cleared");
+    ctx.faults.clear();
+    StatusCode::NO_CONTENT
+}

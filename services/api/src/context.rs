@@ -27,7 +27,14 @@ impl AppContext {
         faults: Arc<Faults>,
         admin_token: Option<Arc<str>>,
     ) -> Self {
-        Self { db, queue, metrics, faults, admin_token, draining: Arc::new(AtomicBool::new(false)) }
+        Self {
+            db,
+            queue,
+            metrics,
+            faults,
+            admin_token,
+            draining: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Set once shutdown begins: readiness fails from then on.

@@ -28,7 +28,10 @@ pub enum ApiError {
     #[error("injected fault (OPSBOX_FAULT_ERROR_RATE)")]
     InjectedFault,
     #[error("{dependency} is unavailable")]
-    Unavailable { dependency: &'static str, detail: String },
+    Unavailable {
+        dependency: &'static str,
+        detail: String,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -80,7 +83,10 @@ impl ApiError {
     }
 
     pub fn database(detail: impl ToString) -> Self {
-        ApiError::Unavailable { dependency: "database", detail: detail.to_string() }
+        ApiError::Unavailable {
+            dependency: "database",
+            detail: detail.to_string(),
+        }
     }
 }
 
@@ -111,7 +117,10 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
 
 impl From<RedisError> for ApiError {
     fn from(e: RedisError) -> Self {
-        ApiError::Unavailable { dependency: "redis", detail: e.to_string() }
+        ApiError::Unavailable {
+            dependency: "redis",
+            detail: e.to_string(),
+        }
     }
 }
 
@@ -130,12 +139,21 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (status, Json(ErrorBody { error: ErrorDetail { code: self.code(), message } }))
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: self.code(),
+                    message,
+                },
+            }),
+        )
             .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
         }
         response
     }

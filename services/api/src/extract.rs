@@ -29,8 +29,12 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => {
                 ApiError::UnsupportedMediaType("expected Content-Type: application/json".to_owned())
             }
-            JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge { limit: crate::routes::BODY_LIMIT }
+            JsonRejection::BytesRejection(e)
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::PayloadTooLarge {
+                    limit: crate::routes::BODY_LIMIT,
+                }
             }
             other => ApiError::BadRequest(other.body_text()),
         }

@@ -44,7 +44,11 @@ pub struct Injection {
 impl Faults {
     pub fn new(error_rate: f64, latency_ms: u64) -> Self {
         let faults = Faults::default();
-        faults.set(FaultSettings { error_rate, latency_ms, duration_secs: None });
+        faults.set(FaultSettings {
+            error_rate,
+            latency_ms,
+            duration_secs: None,
+        });
         faults
     }
 
@@ -52,7 +56,9 @@ impl Faults {
         let state = FaultState {
             error_rate: settings.error_rate.clamp(0.0, 1.0),
             latency: Duration::from_millis(settings.latency_ms),
-            expires_at: settings.duration_secs.map(|s| Instant::now() + Duration::from_secs(s)),
+            expires_at: settings
+                .duration_secs
+                .map(|s| Instant::now() + Duration::from_secs(s)),
         };
         *self.lock() = state;
     }
@@ -76,7 +82,10 @@ impl Faults {
     pub fn draw(&self) -> Injection {
         let state = self.active();
         let fail = state.error_rate > 0.0 && rand::random::<f64>() < state.error_rate;
-        Injection { delay: state.latency, fail }
+        Injection {
+            delay: state.latency,
+            fail,
+        }
     }
 
     fn active(&self) -> FaultState {
@@ -89,7 +98,9 @@ impl Faults {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
         // The state is plain data, valid even if a holder panicked.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -101,7 +112,13 @@ mod tests {
     fn no_faults_by_default() {
         let faults = Faults::default();
         for _ in 0..1000 {
-            assert_eq!(faults.draw(), Injection { delay: Duration::ZERO, fail: false });
+            assert_eq!(
+                faults.draw(),
+                Injection {
+                    delay: Duration::ZERO,
+                    fail: false
+                }
+            );
         }
     }
 
@@ -116,10 +133,18 @@ mod tests {
     #[test]
     fn a_fault_with_a_duration_expires_by_itself() {
         let faults = Faults::default();
-        faults.set(FaultSettings { error_rate: 1.0, latency_ms: 5, duration_secs: Some(0) });
+        faults.set(FaultSettings {
+            error_rate: 1.0,
+            latency_ms: 5,
+            duration_secs: Some(0),
+        });
         assert!(!faults.draw().fail);
         assert_eq!(faults.current().error_rate, 0.0);
-        faults.set(FaultSettings { error_rate: 1.0, latency_ms: 5, duration_secs: Some(60) });
+        faults.set(FaultSettings {
+            error_rate: 1.0,
+            latency_ms: 5,
+            duration_secs: Some(60),
+        });
         assert!(faults.draw().fail);
         assert_eq!(faults.current().duration_secs, Some(59));
     }

@@ -1,7 +1,9 @@
 //! The API's Prometheus metrics.
 
 use opsbox_common::metrics as common;
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 use sqlx::PgPool;
 
 pub struct ApiMetrics {
@@ -17,7 +19,10 @@ impl ApiMetrics {
     pub fn new(track: &str, version: &str) -> prometheus::Result<Self> {
         let registry = common::registry(track);
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by matched route template and status."),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by matched route template and status.",
+            ),
             &["method", "route", "status"],
         )?;
         let request_duration = HistogramVec::new(
@@ -28,7 +33,10 @@ impl ApiMetrics {
         let tasks_created = IntCounter::new("opsbox_tasks_created_total", "Tasks created.")?;
         let jobs_enqueued = IntCounter::new("opsbox_jobs_enqueued_total", "Task runs queued.")?;
         let db_pool = IntGaugeVec::new(
-            Opts::new("opsbox_db_pool_connections", "Postgres pool connections by state."),
+            Opts::new(
+                "opsbox_db_pool_connections",
+                "Postgres pool connections by state.",
+            ),
             &["state"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -37,7 +45,14 @@ impl ApiMetrics {
         registry.register(Box::new(jobs_enqueued.clone()))?;
         registry.register(Box::new(db_pool.clone()))?;
         common::register_build_info(&registry, version)?;
-        Ok(Self { registry, requests, request_duration, tasks_created, jobs_enqueued, db_pool })
+        Ok(Self {
+            registry,
+            requests,
+            request_duration,
+            tasks_created,
+            jobs_enqueued,
+            db_pool,
+        })
     }
 
     /// The text exposition, with the pool gauges read at scrape time.
@@ -46,7 +61,9 @@ impl ApiMetrics {
         let idle = i64::try_from(db.num_idle()).unwrap_or(i64::MAX);
         self.db_pool.with_label_values(&["idle"]).set(idle);
         self.db_pool.with_label_values(&["in_use"]).set(size - idle);
-        self.db_pool.with_label_values(&["max"]).set(i64::from(db.options().get_max_connections()));
+        self.db_pool
+            .with_label_values(&["max"])
+            .set(i64::from(db.options().get_max_connections()));
         common::encode(&self.registry)
     }
 }

@@ -27,7 +27,11 @@ pub async fn observe(State(ctx): State<AppContext>, request: Request, next: Next
     let carrier: std::collections::HashMap<String, String> = request
         .headers()
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
         .filter(|(k, _)| k == "traceparent" || k == "tracestate")
         .collect();
     opsbox_common::telemetry::continue_trace(&span, &carrier);
@@ -47,11 +51,19 @@ pub async fn observe(State(ctx): State<AppContext>, request: Request, next: Next
         .observe(elapsed.as_secs_f64());
     if status.is_server_error() {
         span.in_scope(|| {
-            tracing::error!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request failed")
+            tracing::error!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "request failed"
+            )
         });
     } else {
         span.in_scope(|| {
-            tracing::debug!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request served")
+            tracing::debug!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "request served"
+            )
         });
     }
     response
@@ -59,7 +71,11 @@ pub async fn observe(State(ctx): State<AppContext>, request: Request, next: Next
 
 /// Applies the injected faults to task requests only: probes and metrics
 /// must stay truthful while a drill degrades the service.
-pub async fn inject_faults(State(ctx): State<AppContext>, request: Request, next: Next) -> Response {
+pub async fn inject_faults(
+    State(ctx): State<AppContext>,
+    request: Request,
+    next: Next,
+) -> Response {
     let injection = ctx.faults.draw();
     if !injection.delay.is_zero() {
         tokio::time::sleep(injection.delay).await;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use opsbox_common::db;
 use opsbox_common::queue::{JobQueue, QueueKeys};
 use opsbox_common::redis_conn::Redis;
-use opsbox_common::db;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -33,7 +33,10 @@ impl Application {
         let redis = Redis::new(config.redis_url.expose())?;
         let queue = JobQueue::new(redis, QueueKeys::new(config.queue_prefix.clone()));
         let metrics = Arc::new(ApiMetrics::new(config.track.as_str(), &config.release)?);
-        let faults = Arc::new(Faults::new(config.fault_error_rate, config.fault_latency_ms));
+        let faults = Arc::new(Faults::new(
+            config.fault_error_rate,
+            config.fault_latency_ms,
+        ));
         let admin_token = config.admin_token.as_ref().map(|t| Arc::from(t.expose()));
         let ctx = AppContext::new(pool, queue, metrics, faults, admin_token);
         let listener = TcpListener::bind(config.addr).await?;
@@ -54,7 +57,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     pub fn context(&self) -> &AppContext {
@@ -64,19 +69,27 @@ impl Application {
     /// Serves until `shutdown` resolves, then: readiness fails at once, the
     /// listener stays open for `shutdown_delay` (so load balancers notice),
     /// and in-flight requests get `drain_timeout` to finish.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let ctx = self.ctx.clone();
         let delay = self.shutdown_delay;
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
         let graceful = async move {
             shutdown.await;
             ctx.start_draining();
-            tracing::info!(delay_ms = delay.as_millis() as u64, "shutting down: readiness now fails");
+            tracing::info!(
+                delay_ms = delay.as_millis() as u64,
+                "shutting down: readiness now fails"
+            );
             tokio::time::sleep(delay).await;
             tracing::info!("draining in-flight requests");
             let _ = draining_tx.send(());
         };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(graceful).into_future();
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(graceful)
+            .into_future();
         let deadline = async {
             if draining_rx.await.is_err() {
                 std::future::pending::<()>().await;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 /// The schema, embedded at compile time so a binary migrates its own database.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -65,8 +65,14 @@ mod tests {
             redact_url("postgres://app:s3cret@db:5432/opsbox"),
             "postgres://app:***@db:5432/opsbox"
         );
-        assert_eq!(redact_url("redis://:pw@127.0.0.1:6379"), "redis://:***@127.0.0.1:6379");
-        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact_url("redis://:pw@127.0.0.1:6379"),
+            "redis://:***@127.0.0.1:6379"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
         assert_eq!(redact_url("garbage"), "<unparseable url>");
     }
 }

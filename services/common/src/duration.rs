@@ -7,7 +7,8 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     if s.trim() == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 1h, 7d)"))
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 1h, 7d)"))
 }
 
 #[cfg(test)]

@@ -6,14 +6,19 @@ use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// HTTP latency buckets. 0.3 s is the latency SLO's threshold and must stay a
 /// bucket boundary, or the SLI cannot be computed from the histogram.
-pub const HTTP_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const HTTP_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Queue-wait buckets. 30 s is the queue-freshness SLO's threshold.
-pub const QUEUE_WAIT_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
+pub const QUEUE_WAIT_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
 
 /// Job execution buckets, from instant io jobs to long cpu jobs.
-pub const JOB_DURATION_BUCKETS: &[f64] =
-    &[0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub const JOB_DURATION_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
 
 /// A registry whose every metric carries the deployment track, so that SLIs
 /// can be computed per track (stable vs canary).
@@ -26,7 +31,10 @@ pub fn registry(track: &str) -> Registry {
 /// Registers `opsbox_build_info{version,track} 1`.
 pub fn register_build_info(registry: &Registry, version: &str) -> prometheus::Result<()> {
     let info = IntGaugeVec::new(
-        Opts::new("opsbox_build_info", "Build and deployment of this process; always 1."),
+        Opts::new(
+            "opsbox_build_info",
+            "Build and deployment of this process; always 1.",
+        ),
         &["version"],
     )?;
     info.with_label_values(&[version]).set(1);
@@ -52,7 +60,10 @@ mod tests {
         register_build_info(&registry, "v2").expect("register");
         let text = encode(&registry);
         // The registry's const labels come after the metric's own ones.
-        assert!(text.contains(r#"opsbox_build_info{version="v2",track="canary"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"opsbox_build_info{version="v2",track="canary"} 1"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -44,8 +44,21 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new(task_id: Uuid, run_id: Uuid, kind: TaskKind, trace: HashMap<String, String>) -> Self {
-        Self { task_id, run_id, kind, attempt: 0, ready_at_ms: now_ms(), trace, last_error: None }
+    pub fn new(
+        task_id: Uuid,
+        run_id: Uuid,
+        kind: TaskKind,
+        trace: HashMap<String, String>,
+    ) -> Self {
+        Self {
+            task_id,
+            run_id,
+            kind,
+            attempt: 0,
+            ready_at_ms: now_ms(),
+            trace,
+            last_error: None,
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -70,7 +83,9 @@ pub struct QueueKeys {
 
 impl QueueKeys {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
     pub fn prefix(&self) -> &str {
         &self.prefix
@@ -239,7 +254,13 @@ impl JobQueue {
         let (raw, task) = (raw.to_owned(), task_id.to_string());
         self.redis
             .run(|mut c| async move {
-                Script::new(ACK).key(held).key(live).arg(raw).arg(task).invoke_async::<i64>(&mut c).await
+                Script::new(ACK)
+                    .key(held)
+                    .key(live)
+                    .arg(raw)
+                    .arg(task)
+                    .invoke_async::<i64>(&mut c)
+                    .await
             })
             .await
             .map(|_| ())
@@ -253,8 +274,17 @@ impl JobQueue {
         next: &Job,
         due_ms: i64,
     ) -> Result<(), RedisError> {
-        let keys = [self.keys.processing(worker), self.keys.delayed(), self.keys.live()];
-        let args = (raw.to_owned(), next.encode(), due_ms, next.task_id.to_string());
+        let keys = [
+            self.keys.processing(worker),
+            self.keys.delayed(),
+            self.keys.live(),
+        ];
+        let args = (
+            raw.to_owned(),
+            next.encode(),
+            due_ms,
+            next.task_id.to_string(),
+        );
         self.redis
             .run(|mut c| async move {
                 Script::new(RETRY_LATER)
@@ -272,7 +302,11 @@ impl JobQueue {
 
     /// Moves a job that used up its attempts to the dead letter.
     pub async fn dead_letter(&self, worker: &str, raw: &str, dead: &Job) -> Result<(), RedisError> {
-        let keys = [self.keys.processing(worker), self.keys.dead(), self.keys.live()];
+        let keys = [
+            self.keys.processing(worker),
+            self.keys.dead(),
+            self.keys.live(),
+        ];
         let args = (raw.to_owned(), dead.encode(), dead.task_id.to_string());
         self.redis
             .run(|mut c| async move {
@@ -290,10 +324,19 @@ impl JobQueue {
 
     /// Gives a held job back to the queue (graceful shutdown).
     pub async fn release(&self, worker: &str, raw: &str) -> Result<bool, RedisError> {
-        let (held, ready, raw) = (self.keys.processing(worker), self.keys.ready(), raw.to_owned());
+        let (held, ready, raw) = (
+            self.keys.processing(worker),
+            self.keys.ready(),
+            raw.to_owned(),
+        );
         self.redis
             .run(|mut c| async move {
-                Script::new(RELEASE).key(held).key(ready).arg(raw).invoke_async::<i64>(&mut c).await
+                Script::new(RELEASE)
+                    .key(held)
+                    .key(ready)
+                    .arg(raw)
+                    .invoke_async::<i64>(&mut c)
+                    .await
             })
             .await
             .map(|n| n > 0)
@@ -320,7 +363,12 @@ impl JobQueue {
         let (workers, worker) = (self.keys.workers(), worker.to_owned());
         self.redis
             .run(|mut c| async move {
-                redis::cmd("ZADD").arg(workers).arg(now_ms()).arg(worker).query_async::<i64>(&mut c).await
+                redis::cmd("ZADD")
+                    .arg(workers)
+                    .arg(now_ms())
+                    .arg(worker)
+                    .query_async::<i64>(&mut c)
+                    .await
             })
             .await
             .map(|_| ())
@@ -331,7 +379,11 @@ impl JobQueue {
         let (workers, worker) = (self.keys.workers(), worker.to_owned());
         self.redis
             .run(|mut c| async move {
-                redis::cmd("ZREM").arg(workers).arg(worker).query_async::<i64>(&mut c).await
+                redis::cmd("ZREM")
+                    .arg(workers)
+                    .arg(worker)
+                    .query_async::<i64>(&mut c)
+                    .await
             })
             .await
             .map(|_| ())
@@ -341,8 +393,11 @@ impl JobQueue {
     /// ready list; the count of jobs moved.
     pub async fn reap_dead_workers(&self, timeout: Duration) -> Result<u64, RedisError> {
         let cutoff = now_ms() - i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        let (workers, ready, prefix) =
-            (self.keys.workers(), self.keys.ready(), self.keys.prefix().to_owned());
+        let (workers, ready, prefix) = (
+            self.keys.workers(),
+            self.keys.ready(),
+            self.keys.prefix().to_owned(),
+        );
         self.redis
             .run(|mut c| async move {
                 Script::new(REAP_DEAD_WORKERS)
@@ -373,12 +428,22 @@ impl JobQueue {
                 pipe.query_async::<Vec<bool>>(&mut c).await
             })
             .await?;
-        Ok(task_ids.iter().zip(present).filter(|(_, live)| !live).map(|(id, _)| *id).collect())
+        Ok(task_ids
+            .iter()
+            .zip(present)
+            .filter(|(_, live)| !live)
+            .map(|(id, _)| *id)
+            .collect())
     }
 
     /// Takes a short-lived lock so that one worker of many runs a periodic
     /// chore (reaping, reconciling); true when this caller holds it.
-    pub async fn try_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, RedisError> {
+    pub async fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<bool, RedisError> {
         let (key, owner) = (self.keys.lock(name), owner.to_owned());
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         self.redis
@@ -401,8 +466,12 @@ impl JobQueue {
         let keys = self.keys.clone();
         self.redis
             .run(|mut c| async move {
-                let workers: Vec<String> =
-                    redis::cmd("ZRANGE").arg(keys.workers()).arg(0).arg(-1).query_async(&mut c).await?;
+                let workers: Vec<String> = redis::cmd("ZRANGE")
+                    .arg(keys.workers())
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await?;
                 let mut pipe = redis::pipe();
                 pipe.cmd("LLEN").arg(keys.ready());
                 pipe.cmd("ZCARD").arg(keys.delayed());
@@ -428,7 +497,12 @@ impl JobQueue {
         let raw: Vec<String> = self
             .redis
             .run(|mut c| async move {
-                redis::cmd("LRANGE").arg(dead).arg(0).arg(stop).query_async(&mut c).await
+                redis::cmd("LRANGE")
+                    .arg(dead)
+                    .arg(0)
+                    .arg(stop)
+                    .query_async(&mut c)
+                    .await
             })
             .await?;
         Ok(raw.iter().filter_map(|r| Job::decode(r).ok()).collect())

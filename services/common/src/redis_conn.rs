@@ -28,7 +28,10 @@ pub struct Redis {
 
 impl Redis {
     pub fn new(url: &str) -> Result<Self, RedisError> {
-        Ok(Self { client: redis::Client::open(url)?, manager: Arc::new(Mutex::new(None)) })
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            manager: Arc::new(Mutex::new(None)),
+        })
     }
 
     pub fn client(&self) -> &redis::Client {

@@ -11,14 +11,15 @@ use std::fmt;
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{global, Context};
+use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use serde_json::{Map, Value};
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -50,7 +51,12 @@ pub fn init_for_tests(service_name: &'static str) -> Option<Telemetry> {
     install(service_name, "test", "stable", logs).ok()
 }
 
-fn install(service_name: &'static str, version: &str, track: &str, logs: bool) -> anyhow::Result<Telemetry> {
+fn install(
+    service_name: &'static str,
+    version: &str,
+    track: &str,
+    logs: bool,
+) -> anyhow::Result<Telemetry> {
     global::set_text_map_propagator(TextMapCompositePropagator::new(vec![Box::new(
         TraceContextPropagator::new(),
     )]));
@@ -80,7 +86,12 @@ fn install(service_name: &'static str, version: &str, track: &str, logs: bool) -
     tracing_subscriber::registry()
         .with(filter)
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)))
-        .with(logs.then(|| tracing_subscriber::fmt::layer().event_format(JsonLines).with_writer(std::io::stdout)))
+        .with(logs.then(|| {
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new())
+                .event_format(JsonLines)
+                .with_writer(std::io::stdout)
+        }))
         .try_init()?;
     Ok(Telemetry { provider })
 }
@@ -110,34 +121,61 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mut object = Map::new();
-        object.insert("timestamp".into(), Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
+        object.insert(
+            "timestamp".into(),
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        );
         let meta = event.metadata();
-        object.insert("level".into(), Value::String(meta.level().as_str().to_owned()));
+        object.insert(
+            "level".into(),
+            Value::String(meta.level().as_str().to_owned()),
+        );
         object.insert("target".into(), Value::String(meta.target().to_owned()));
+
+        if let Some(scope) = ctx.event_scope() {
+            // Fields of the enclosing spans (task_id, route...), outermost
+            // first so that inner spans and the event itself win on a clash.
+            let mut innermost = None;
+            for span in scope.from_root() {
+                if let Some(fields) = span.extensions().get::<FormattedFields<N>>() {
+                    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(fields.as_str()) {
+                        object.extend(map);
+                    }
+                }
+                innermost = Some((span.name(), span.id()));
+            }
+            if let Some((name, id)) = innermost {
+                object.insert("span".into(), Value::String(name.to_owned()));
+                // The event's own span, not `Span::current()`: an event may
+                // name an explicit parent.
+                let context = tracing::dispatcher::get_default(|dispatch| {
+                    tracing_opentelemetry::get_otel_context(&id, dispatch)
+                });
+                if let Some(span_context) = context.map(|c| c.span().span_context().clone()) {
+                    if span_context.is_valid() {
+                        object.insert(
+                            "trace_id".into(),
+                            Value::String(span_context.trace_id().to_string()),
+                        );
+                        object.insert(
+                            "span_id".into(),
+                            Value::String(span_context.span_id().to_string()),
+                        );
+                    }
+                }
+            }
+        }
 
         let mut fields = FieldsToJson(Map::new());
         event.record(&mut fields);
-        for (key, value) in fields.0 {
-            object.insert(key, value);
-        }
-
-        if let Some(scope) = ctx.event_scope() {
-            let mut names = Vec::new();
-            for span in scope.from_root() {
-                names.push(span.name());
-            }
-            if let Some(name) = names.last() {
-                object.insert("span".into(), Value::String((*name).to_owned()));
-            }
-            let context = tracing::Span::current().context();
-            let span_context = context.span().span_context().clone();
-            if span_context.is_valid() {
-                object.insert("trace_id".into(), Value::String(span_context.trace_id().to_string()));
-                object.insert("span_id".into(), Value::String(span_context.span_id().to_string()));
-            }
-        }
+        object.extend(fields.0);
         let line = serde_json::to_string(&Value::Object(object)).map_err(|_| fmt::Error)?;
         writeln!(writer, "{line}")
     }
@@ -148,10 +186,12 @@ struct FieldsToJson(Map<String, Value>);
 
 impl tracing::field::Visit for FieldsToJson {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), Value::String(format!("{value:?}")));
+        self.0
+            .insert(field.name().to_owned(), Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0.insert(field.name().to_owned(), Value::String(value.to_owned()));
+        self.0
+            .insert(field.name().to_owned(), Value::String(value.to_owned()));
     }
     fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
         self.0.insert(field.name().to_owned(), Value::from(value));
@@ -164,5 +204,76 @@ impl tracing::field::Visit for FieldsToJson {
     }
     fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
         self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Collects what the fmt layer writes.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_log_line_is_one_json_object_with_span_fields_and_trace_ids() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .fmt_fields(JsonFields::new())
+                    .event_format(JsonLines)
+                    .with_writer(move || writer.clone()),
+            );
+        // Global, as in the services: a scoped dispatcher cannot be reached
+        // from inside its own event callbacks, which is where the ids are read.
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("the only subscriber of this test process");
+        tracing::info!("outside");
+        let span = tracing::info_span!("job", task_id = "t-1", attempt = 2);
+        let entered = span.enter();
+        tracing::warn!(elapsed_ms = 5u64, "job done");
+        drop(entered);
+
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf8");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["message"], "outside");
+        assert!(
+            lines[0].get("trace_id").is_none(),
+            "no trace outside a span"
+        );
+
+        let done = &lines[1];
+        assert_eq!(done["level"], "WARN");
+        assert_eq!(done["message"], "job done");
+        assert_eq!(done["span"], "job");
+        assert_eq!(done["task_id"], "t-1");
+        assert_eq!(done["attempt"], 2);
+        assert_eq!(done["elapsed_ms"], 5);
+        assert_eq!(done["trace_id"].as_str().map(str::len), Some(32), "{done}");
+        assert_eq!(done["span_id"].as_str().map(str::len), Some(16), "{done}");
     }
 }

@@ -12,7 +12,10 @@ use crate::extract::Json;
 use crate::faults::FaultSettings;
 
 pub fn router() -> Router<AppContext> {
-    Router::new().route("/admin/faults", get(get_faults).put(set_faults).delete(clear_faults))
+    Router::new().route(
+        "/admin/faults",
+        get(get_faults).put(set_faults).delete(clear_faults),
+    )
 }
 
 /// Proof that the request carries the admin bearer token.
@@ -21,7 +24,10 @@ pub struct Admin;
 impl FromRequestParts<AppContext> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, ctx: &AppContext) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &AppContext,
+    ) -> Result<Self, Self::Rejection> {
         let expected = ctx.admin_token.as_deref().ok_or(ApiError::Unauthorized)?;
         let presented = parts
             .headers
@@ -60,12 +66,21 @@ pub async fn set_faults(
     Json(settings): Json<FaultSettings>,
 ) -> Result<axum::Json<FaultSettings>, ApiError> {
     if !(0.0..=1.0).contains(&settings.error_rate) {
-        return Err(ApiError::Validation("error_rate must be between 0 and 1".to_owned()));
+        return Err(ApiError::Validation(
+            "error_rate must be between 0 and 1".to_owned(),
+        ));
     }
     if settings.latency_ms > 60_000 {
-        return Err(ApiError::Validation("latency_ms must be at most 60000".to_owned()));
+        return Err(ApiError::Validation(
+            "latency_ms must be at most 60000".to_owned(),
+        ));
     }
-    tracing::warn!(error_rate = settings.error_rate, latency_ms = settings.latency_ms, duration_secs = settings.duration_secs, "faults set");
+    tracing::warn!(
+        error_rate = settings.error_rate,
+        latency_ms = settings.latency_ms,
+        duration_secs = settings.duration_secs,
+        "faults set"
+    );
     ctx.faults.set(settings);
     Ok(axum::Json(ctx.faults.current()))
 }

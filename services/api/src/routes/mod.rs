@@ -18,8 +18,12 @@ pub mod tasks;
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(ctx: AppContext) -> Router {
-    let tasks = tasks::router().route_layer(from_fn_with_state(ctx.clone(), observe::inject_faults));
-    let mut app = Router::new().merge(probes::router()).merge(docs::router()).merge(tasks);
+    let tasks =
+        tasks::router().route_layer(from_fn_with_state(ctx.clone(), observe::inject_faults));
+    let mut app = Router::new()
+        .merge(probes::router())
+        .merge(docs::router())
+        .merge(tasks);
     // The admin surface exists only when a token is configured: without one
     // it is a 404 like any unknown path, not a door with a weak lock.
     if ctx.admin_token.is_some() {

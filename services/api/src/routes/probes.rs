@@ -53,7 +53,11 @@ pub struct Readiness {
 pub async fn ready(State(ctx): State<AppContext>) -> (StatusCode, Json<Readiness>) {
     if ctx.is_draining() {
         let draining = || "not checked".to_owned();
-        let body = Readiness { status: "draining", database: draining(), redis: draining() };
+        let body = Readiness {
+            status: "draining",
+            database: draining(),
+            redis: draining(),
+        };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
     }
     let database = async {
@@ -72,8 +76,16 @@ pub async fn ready(State(ctx): State<AppContext>) -> (StatusCode, Json<Readiness
     };
     let (database, redis) = tokio::join!(database, redis);
     let ready = database == "ok" && redis == "ok";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Readiness { status: if ready { "ready" } else { "unavailable" }, database, redis };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" },
+        database,
+        redis,
+    };
     (status, Json(body))
 }
 
@@ -83,7 +95,10 @@ pub async fn ready(State(ctx): State<AppContext>) -> (StatusCode, Json<Readiness
 ))]
 pub async fn metrics(State(ctx): State<AppContext>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         ctx.metrics.render(&ctx.db),
     )
 }

@@ -24,7 +24,10 @@ pub const MAX_PAGE: u32 = 100;
 pub fn router() -> Router<AppContext> {
     Router::new()
         .route("/tasks", post(create_task).get(list_tasks))
-        .route("/tasks/{id}", get(get_task).patch(update_task).delete(delete_task))
+        .route(
+            "/tasks/{id}",
+            get(get_task).patch(update_task).delete(delete_task),
+        )
         .route("/tasks/{id}/run", post(run_task))
 }
 
@@ -66,7 +69,9 @@ pub async fn create_task(
     }
     let mut response = with_location(StatusCode::CREATED, task);
     if !created {
-        response.1.insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .1
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -115,11 +120,13 @@ pub async fn list_tasks(
     let limit = match params.limit.as_deref() {
         None => DEFAULT_PAGE,
         Some(raw) => {
-            let limit: i64 = raw
-                .parse()
-                .map_err(|_| ApiError::BadRequest(format!("limit must be an integer; got {raw:?}")))?;
+            let limit: i64 = raw.parse().map_err(|_| {
+                ApiError::BadRequest(format!("limit must be an integer; got {raw:?}"))
+            })?;
             if !(1..=i64::from(MAX_PAGE)).contains(&limit) {
-                return Err(ApiError::Validation(format!("limit must be between 1 and {MAX_PAGE}; got {limit}")));
+                return Err(ApiError::Validation(format!(
+                    "limit must be between 1 and {MAX_PAGE}; got {limit}"
+                )));
             }
             limit as u32
         }
@@ -127,7 +134,15 @@ pub async fn list_tasks(
     let after = params.cursor.as_deref().map(Cursor::decode).transpose()?;
     let (items, more) = store::list(&ctx.db, status, after, limit).await?;
     let next_cursor = more
-        .then(|| items.last().map(|t| Cursor { created_at: t.created_at, id: t.id }.encode()))
+        .then(|| {
+            items.last().map(|t| {
+                Cursor {
+                    created_at: t.created_at,
+                    id: t.id,
+                }
+                .encode()
+            })
+        })
         .flatten();
     Ok(axum::Json(TaskPage { items, next_cursor }))
 }
@@ -136,8 +151,14 @@ pub async fn list_tasks(
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks",
     params(("id" = Uuid, Path, description = "Task id")),
     responses((status = 200, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn get_task(State(ctx): State<AppContext>, Path(id): Path<Uuid>) -> Result<axum::Json<Task>, ApiError> {
-    store::get(&ctx.db, id).await?.map(axum::Json).ok_or_else(|| task_not_found(id))
+pub async fn get_task(
+    State(ctx): State<AppContext>,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Task>, ApiError> {
+    store::get(&ctx.db, id)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| task_not_found(id))
 }
 
 /// Rename a task.
@@ -151,7 +172,10 @@ pub async fn update_task(
     Json(body): Json<UpdateTask>,
 ) -> Result<axum::Json<Task>, ApiError> {
     let title = validate_title(&body.title)?;
-    store::rename(&ctx.db, id, &title).await?.map(axum::Json).ok_or_else(|| task_not_found(id))
+    store::rename(&ctx.db, id, &title)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| task_not_found(id))
 }
 
 /// Delete a task; refused while it runs.
@@ -159,11 +183,16 @@ pub async fn update_task(
     params(("id" = Uuid, Path, description = "Task id")),
     responses((status = 204, description = "deleted"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn delete_task(State(ctx): State<AppContext>, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+pub async fn delete_task(
+    State(ctx): State<AppContext>,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     match store::delete(&ctx.db, id).await? {
         Deletion::Deleted => Ok(StatusCode::NO_CONTENT),
         Deletion::NotFound => Err(task_not_found(id)),
-        Deletion::Running => Err(ApiError::Conflict(format!("task {id} is RUNNING; delete it once it has finished"))),
+        Deletion::Running => Err(ApiError::Conflict(format!(
+            "task {id} is RUNNING; delete it once it has finished"
+        ))),
     }
 }
 
@@ -173,15 +202,26 @@ pub async fn delete_task(State(ctx): State<AppContext>, Path(id): Path<Uuid>) ->
     responses((status = 202, body = Task, headers(("Location" = String))), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[tracing::instrument(skip(ctx))]
-pub async fn run_task(State(ctx): State<AppContext>, Path(id): Path<Uuid>) -> Result<Created, ApiError> {
+pub async fn run_task(
+    State(ctx): State<AppContext>,
+    Path(id): Path<Uuid>,
+) -> Result<Created, ApiError> {
     let run = match store::queue_run(&ctx.db, id).await? {
         RunRequest::Queued(run) => run,
         RunRequest::NotFound => return Err(task_not_found(id)),
         RunRequest::AlreadyActive(status) => {
-            return Err(ApiError::Conflict(format!("task {id} is already {}", status.as_str())))
+            return Err(ApiError::Conflict(format!(
+                "task {id} is already {}",
+                status.as_str()
+            )))
         }
     };
-    let job = Job::new(id, run.run_id, run.task.kind, telemetry::current_trace_context());
+    let job = Job::new(
+        id,
+        run.run_id,
+        run.task.kind,
+        telemetry::current_trace_context(),
+    );
     if let Err(e) = ctx.queue.enqueue(&job).await {
         // Without the job the run would wait for the reconciler; tell the
         // client now instead, and put the task back as it was.

@@ -16,11 +16,17 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.created_at.timestamp_micros(), self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}:{}",
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
     }
 
     pub fn decode(raw: &str) -> Result<Self, ApiError> {
-        let invalid = || ApiError::BadRequest("invalid cursor; use next_cursor from a previous page".to_owned());
+        let invalid = || {
+            ApiError::BadRequest("invalid cursor; use next_cursor from a previous page".to_owned())
+        };
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
@@ -43,7 +49,12 @@ mod tests {
             id: Uuid::now_v7(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()).ok(), Some(cursor));
-        for bad in ["", "!!!", "bm90LWEtY3Vyc29y", &URL_SAFE_NO_PAD.encode("12:not-a-uuid")] {
+        for bad in [
+            "",
+            "!!!",
+            "bm90LWEtY3Vyc29y",
+            &URL_SAFE_NO_PAD.encode("12:not-a-uuid"),
+        ] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
         }
     }

@@ -47,20 +47,32 @@ impl CreateTask {
         let payload = match self.payload {
             None | Some(Value::Null) => Value::Object(Default::default()),
             Some(payload @ Value::Object(_)) => {
-                let size = serde_json::to_vec(&payload).map(|b| b.len()).unwrap_or(usize::MAX);
+                let size = serde_json::to_vec(&payload)
+                    .map(|b| b.len())
+                    .unwrap_or(usize::MAX);
                 if size > PAYLOAD_MAX_BYTES {
                     return Err(ApiError::Validation(format!(
                         "payload is {size} bytes; the limit is {PAYLOAD_MAX_BYTES}"
                     )));
                 }
                 if contains_nul(&payload) {
-                    return Err(ApiError::Validation("payload must not contain NUL characters".to_owned()));
+                    return Err(ApiError::Validation(
+                        "payload must not contain NUL characters".to_owned(),
+                    ));
                 }
                 payload
             }
-            Some(_) => return Err(ApiError::Validation("payload must be a JSON object".to_owned())),
+            Some(_) => {
+                return Err(ApiError::Validation(
+                    "payload must be a JSON object".to_owned(),
+                ))
+            }
         };
-        Ok(NewTask { title, kind: self.kind.unwrap_or_default(), payload })
+        Ok(NewTask {
+            title,
+            kind: self.kind.unwrap_or_default(),
+            payload,
+        })
     }
 }
 
@@ -77,14 +89,18 @@ pub fn validate_title(raw: &str) -> Result<String, ApiError> {
         )));
     }
     if title.chars().any(char::is_control) {
-        return Err(ApiError::Validation("title must not contain control characters".to_owned()));
+        return Err(ApiError::Validation(
+            "title must not contain control characters".to_owned(),
+        ));
     }
     Ok(title.to_owned())
 }
 
 /// An `Idempotency-Key` is 1..=255 visible ASCII characters.
 pub fn validate_idempotency_key(raw: &[u8]) -> Result<String, ApiError> {
-    let valid = !raw.is_empty() && raw.len() <= IDEMPOTENCY_KEY_MAX && raw.iter().all(|b| b.is_ascii_graphic());
+    let valid = !raw.is_empty()
+        && raw.len() <= IDEMPOTENCY_KEY_MAX
+        && raw.iter().all(|b| b.is_ascii_graphic());
     if !valid {
         return Err(ApiError::BadRequest(format!(
             "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"
@@ -109,7 +125,11 @@ mod tests {
     use serde_json::json;
 
     fn create(title: &str, payload: Option<Value>) -> CreateTask {
-        CreateTask { title: title.to_owned(), kind: None, payload }
+        CreateTask {
+            title: title.to_owned(),
+            kind: None,
+            payload,
+        }
     }
 
     #[test]
@@ -127,14 +147,19 @@ mod tests {
         assert_eq!(task.payload, json!({}));
         assert_eq!(task.kind, TaskKind::Io);
         assert!(create("t", Some(json!([1, 2]))).validate().is_err());
-        assert!(create("t", Some(json!({"k": "a\u{0}b"}))).validate().is_err());
+        assert!(create("t", Some(json!({"k": "a\u{0}b"})))
+            .validate()
+            .is_err());
         let big = json!({"blob": "x".repeat(PAYLOAD_MAX_BYTES)});
         assert!(create("t", Some(big)).validate().is_err());
     }
 
     #[test]
     fn idempotency_keys_are_visible_ascii() {
-        assert_eq!(validate_idempotency_key(b"abc-123").ok(), Some("abc-123".to_owned()));
+        assert_eq!(
+            validate_idempotency_key(b"abc-123").ok(),
+            Some("abc-123".to_owned())
+        );
         assert!(validate_idempotency_key(b"").is_err());
         assert!(validate_idempotency_key(b"has space").is_err());
         assert!(validate_idempotency_key(&[b'a'; 256]).is_err());

@@ -9,7 +9,11 @@ use super::input::NewTask;
 
 /// Inserts a task. With an idempotency key already used, returns the task
 /// that key created instead, and `false`.
-pub async fn insert(db: &PgPool, new: &NewTask, idempotency_key: Option<&str>) -> sqlx::Result<(Task, bool)> {
+pub async fn insert(
+    db: &PgPool,
+    new: &NewTask,
+    idempotency_key: Option<&str>,
+) -> sqlx::Result<(Task, bool)> {
     let sql = format!(
         "INSERT INTO tasks (id, title, kind, payload, idempotency_key) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}"
@@ -26,7 +30,10 @@ pub async fn insert(db: &PgPool, new: &NewTask, idempotency_key: Option<&str>) -
         return Ok((task, true));
     }
     let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE idempotency_key = $1");
-    let existing: Task = sqlx::query_as(&sql).bind(idempotency_key).fetch_one(db).await?;
+    let existing: Task = sqlx::query_as(&sql)
+        .bind(idempotency_key)
+        .fetch_one(db)
+        .await?;
     Ok((existing, false))
 }
 
@@ -42,7 +49,8 @@ pub async fn list(
     after: Option<Cursor>,
     limit: u32,
 ) -> sqlx::Result<(Vec<Task>, bool)> {
-    let mut query = QueryBuilder::<Postgres>::new(format!("SELECT {TASK_COLUMNS} FROM tasks WHERE true"));
+    let mut query =
+        QueryBuilder::<Postgres>::new(format!("SELECT {TASK_COLUMNS} FROM tasks WHERE true"));
     if let Some(status) = status {
         query.push(" AND status = ").push_bind(status.as_str());
     }
@@ -55,7 +63,9 @@ pub async fn list(
             .push(")");
     }
     // One extra row tells whether there is a next page without a COUNT.
-    query.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(i64::from(limit) + 1);
+    query
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(i64::from(limit) + 1);
     let mut tasks: Vec<Task> = query.build_query_as().fetch_all(db).await?;
     let more = tasks.len() > limit as usize;
     tasks.truncate(limit as usize);
@@ -63,8 +73,14 @@ pub async fn list(
 }
 
 pub async fn rename(db: &PgPool, id: Uuid, title: &str) -> sqlx::Result<Option<Task>> {
-    let sql = format!("UPDATE tasks SET title = $2, updated_at = now() WHERE id = $1 RETURNING {TASK_COLUMNS}");
-    sqlx::query_as(&sql).bind(id).bind(title).fetch_optional(db).await
+    let sql = format!(
+        "UPDATE tasks SET title = $2, updated_at = now() WHERE id = $1 RETURNING {TASK_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(title)
+        .fetch_optional(db)
+        .await
 }
 
 pub enum Deletion {
@@ -86,7 +102,11 @@ pub async fn delete(db: &PgPool, id: Uuid) -> sqlx::Result<Deletion> {
         .bind(id)
         .fetch_optional(db)
         .await?;
-    Ok(if exists.is_some() { Deletion::Running } else { Deletion::NotFound })
+    Ok(if exists.is_some() {
+        Deletion::Running
+    } else {
+        Deletion::NotFound
+    })
 }
 
 /// A run that was recorded as queued, with what to restore if the job
@@ -99,7 +119,7 @@ pub struct QueuedRun {
 }
 
 pub enum RunRequest {
-    Queued(QueuedRun),
+    Queued(Box<QueuedRun>),
     NotFound,
     AlreadyActive(TaskStatus),
 }
@@ -108,24 +128,38 @@ pub enum RunRequest {
 pub async fn queue_run(db: &PgPool, id: Uuid) -> sqlx::Result<RunRequest> {
     let mut tx = db.begin().await?;
     let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 FOR UPDATE");
-    let Some(previous) = sqlx::query_as::<_, Task>(&sql).bind(id).fetch_optional(&mut *tx).await? else {
+    let Some(previous) = sqlx::query_as::<_, Task>(&sql)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
         return Ok(RunRequest::NotFound);
     };
     if previous.status.is_active() {
         return Ok(RunRequest::AlreadyActive(previous.status));
     }
-    let previous_run_id: Option<Uuid> = sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let previous_run_id: Option<Uuid> =
+        sqlx::query_scalar("SELECT run_id FROM tasks WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     let run_id = Uuid::now_v7();
     let sql = format!(
         "UPDATE tasks SET status = 'QUEUED', run_id = $2, attempts = 0, result = NULL, error = NULL, \
          updated_at = now() WHERE id = $1 RETURNING {TASK_COLUMNS}"
     );
-    let task: Task = sqlx::query_as(&sql).bind(id).bind(run_id).fetch_one(&mut *tx).await?;
+    let task: Task = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(run_id)
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
-    Ok(RunRequest::Queued(QueuedRun { task, run_id, previous, previous_run_id }))
+    Ok(RunRequest::Queued(Box::new(QueuedRun {
+        task,
+        run_id,
+        previous,
+        previous_run_id,
+    })))
 }
 
 /// Undoes `queue_run` when the job could not be enqueued, unless a worker

@@ -13,7 +13,10 @@ async fn a_configured_error_rate_fails_task_requests_only() {
     assert_eq!(app.get("/health").await.status(), 200);
     assert_eq!(app.get("/ready").await.status(), 200);
     let metrics = app.metrics().await;
-    assert!(metrics.contains(r#"route="/tasks",status="500""#), "{metrics}");
+    assert!(
+        metrics.contains(r#"route="/tasks",status="500""#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -23,7 +26,13 @@ async fn admin_toggles_need_the_bearer_token_and_expire() {
 
     let anonymous = app.client.get(&url).send().await.expect("request");
     assert_eq!(error_code(anonymous, 401).await, "unauthorized");
-    let wrong = app.client.get(&url).bearer_auth("guess").send().await.expect("request");
+    let wrong = app
+        .client
+        .get(&url)
+        .bearer_auth("guess")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(error_code(wrong, 401).await, "unauthorized");
 
     let set = app
@@ -35,7 +44,16 @@ async fn admin_toggles_need_the_bearer_token_and_expire() {
         .await
         .expect("request");
     assert_eq!(set.status(), 200);
-    let current: Value = app.client.get(&url).bearer_auth("s3cret").send().await.expect("request").json().await.expect("json");
+    let current: Value = app
+        .client
+        .get(&url)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(current["error_rate"], 1.0);
     assert_eq!(app.get("/tasks").await.status(), 500);
 
@@ -49,7 +67,13 @@ async fn admin_toggles_need_the_bearer_token_and_expire() {
         .expect("request");
     assert_eq!(error_code(invalid, 422).await, "validation_failed");
 
-    let cleared = app.client.delete(&url).bearer_auth("s3cret").send().await.expect("request");
+    let cleared = app
+        .client
+        .delete(&url)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(cleared.status(), 204);
     assert_eq!(app.get("/tasks").await.status(), 200);
 
@@ -62,7 +86,11 @@ async fn admin_toggles_need_the_bearer_token_and_expire() {
         .await
         .expect("request");
     assert_eq!(expiring.status(), 200);
-    assert_eq!(app.get("/tasks").await.status(), 200, "a fault with a zero duration is already over");
+    assert_eq!(
+        app.get("/tasks").await.status(),
+        200,
+        "a fault with a zero duration is already over"
+    );
 }
 
 #[tokio::test]

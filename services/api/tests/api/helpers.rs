@@ -56,16 +56,22 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 /// An app on private dependencies the test may stop and restart.
 pub async fn spawn_app_private() -> TestApp {
-    let deps = Dependencies::private().await.expect("start private dependencies");
+    let deps = Dependencies::private()
+        .await
+        .expect("start private dependencies");
     spawn_on(Arc::new(deps), |_| {}).await
 }
 
 pub async fn spawn_on(deps: Arc<Dependencies>, adjust: impl FnOnce(&mut Config)) -> TestApp {
     // Installs the trace pipeline so request spans have real trace ids; the
     // guard lives for the rest of the test process.
-    static TELEMETRY: std::sync::OnceLock<Option<opsbox_common::telemetry::Telemetry>> = std::sync::OnceLock::new();
+    static TELEMETRY: std::sync::OnceLock<Option<opsbox_common::telemetry::Telemetry>> =
+        std::sync::OnceLock::new();
     TELEMETRY.get_or_init(|| opsbox_common::telemetry::init_for_tests("opsbox-api-test"));
-    let database_url = deps.create_unique_database("api").await.expect("create database");
+    let database_url = deps
+        .create_unique_database("api")
+        .await
+        .expect("create database");
     let migrator_pool = db::connect_lazy(&database_url, 2).expect("pool");
     db::migrate_up(&migrator_pool).await.expect("migrate");
     migrator_pool.close().await;
@@ -81,7 +87,10 @@ pub async fn spawn_on(deps: Arc<Dependencies>, adjust: impl FnOnce(&mut Config))
     }));
     TestApp {
         base,
-        client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client"),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client"),
         db: db::connect_lazy(&database_url, 4).expect("pool"),
         queue: JobQueue::new(Redis::new(deps.redis_url()).expect("redis url"), keys),
         deps,
@@ -103,7 +112,12 @@ impl TestApp {
     }
 
     pub async fn create(&self, body: Value) -> reqwest::Response {
-        self.client.post(self.url("/tasks")).json(&body).send().await.expect("request")
+        self.client
+            .post(self.url("/tasks"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates a task and returns its JSON.
@@ -114,11 +128,19 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post(&self, path: &str) -> reqwest::Response {
-        self.client.post(self.url(path)).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn metrics(&self) -> String {
@@ -132,7 +154,10 @@ pub async fn error_code(response: reqwest::Response, status: u16) -> String {
     let body: Value = response.json().await.expect("error body is JSON");
     let message = body["error"]["message"].as_str().expect("error.message");
     assert!(!message.is_empty());
-    body["error"]["code"].as_str().expect("error.code").to_owned()
+    body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_owned()
 }
 
 /// Polls `check` until it yields a value or `within` passes.
@@ -146,7 +171,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

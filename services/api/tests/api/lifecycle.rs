@@ -26,9 +26,16 @@ async fn shutdown_fails_readiness_at_once_then_drains_in_flight_requests() {
     .await;
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["status"], "draining");
-    assert_eq!(app.get("/health").await.status(), 200, "still live during the delay");
+    assert_eq!(
+        app.get("/health").await.status(),
+        200,
+        "still live during the delay"
+    );
 
-    let slow = slow.await.expect("join").expect("the in-flight request completed");
+    let slow = slow
+        .await
+        .expect("join")
+        .expect("the in-flight request completed");
     assert_eq!(slow.status(), 200);
     let server = app.server.take().expect("server");
     tokio::time::timeout(Duration::from_secs(5), server)
@@ -41,7 +48,10 @@ async fn shutdown_fails_readiness_at_once_then_drains_in_flight_requests() {
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again() {
     let deps = opsbox_harness::Dependencies::start().await.expect("deps");
-    let url = deps.create_unique_database("migrations").await.expect("database");
+    let url = deps
+        .create_unique_database("migrations")
+        .await
+        .expect("database");
     let pool = db::connect_lazy(&url, 2).expect("pool");
     let tables = || async {
         sqlx::query_scalar::<_, String>(

@@ -9,7 +9,10 @@ async fn health_and_ready_answer_when_all_is_well() {
     let app = spawn_app().await;
     let health = app.get("/health").await;
     assert_eq!(health.status(), 200);
-    assert_eq!(health.json::<Value>().await.expect("json"), serde_json::json!({"status": "ok"}));
+    assert_eq!(
+        health.json::<Value>().await.expect("json"),
+        serde_json::json!({"status": "ok"})
+    );
     let ready = app.get("/ready").await;
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.expect("json");
@@ -38,7 +41,10 @@ async fn metrics_use_route_templates_never_raw_ids() {
         r#"opsbox_build_info{version="test",track="stable"} 1"#,
         r#"opsbox_db_pool_connections{state="max",track="stable"} 8"#,
     ] {
-        assert!(metrics.contains(expected), "missing {expected} in\n{metrics}");
+        assert!(
+            metrics.contains(expected),
+            "missing {expected} in\n{metrics}"
+        );
     }
     assert!(!metrics.contains(id), "a raw id leaked into a label");
 }
@@ -59,11 +65,24 @@ async fn the_openapi_document_describes_every_route() {
         ("/admin/faults", &["get", "put", "delete"]),
     ] {
         for method in methods {
-            assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} is not documented"
+            );
         }
     }
     let task = &doc["components"]["schemas"]["Task"]["properties"];
-    for field in ["id", "title", "kind", "status", "attempts", "result", "error", "created_at", "updated_at"] {
+    for field in [
+        "id",
+        "title",
+        "kind",
+        "status",
+        "attempts",
+        "result",
+        "error",
+        "created_at",
+        "updated_at",
+    ] {
         assert!(task[field].is_object(), "Task.{field} is not documented");
     }
 }

@@ -11,7 +11,12 @@ async fn pages_walk_every_task_once_newest_first() {
     let app = spawn_app().await;
     let mut created = Vec::new();
     for i in 0..25 {
-        created.push(app.create_ok(&format!("task {i}")).await["id"].as_str().expect("id").to_owned());
+        created.push(
+            app.create_ok(&format!("task {i}")).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -49,17 +54,42 @@ async fn status_filter_selects_and_bad_parameters_are_rejected() {
     let id = a["id"].as_str().expect("id");
     assert_eq!(app.post(&format!("/tasks/{id}/run")).await.status(), 202);
 
-    let queued: Value = app.get("/tasks?status=QUEUED").await.json().await.expect("json");
+    let queued: Value = app
+        .get("/tasks?status=QUEUED")
+        .await
+        .json()
+        .await
+        .expect("json");
     let items = queued["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], a["id"]);
     assert!(queued["next_cursor"].is_null());
-    let pending: Value = app.get("/tasks?status=PENDING").await.json().await.expect("json");
+    let pending: Value = app
+        .get("/tasks?status=PENDING")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(pending["items"].as_array().expect("items").len(), 1);
 
-    assert_eq!(error_code(app.get("/tasks?limit=0").await, 422).await, "validation_failed");
-    assert_eq!(error_code(app.get("/tasks?limit=101").await, 422).await, "validation_failed");
-    assert_eq!(error_code(app.get("/tasks?limit=ten").await, 400).await, "bad_request");
-    assert_eq!(error_code(app.get("/tasks?status=LOST").await, 422).await, "validation_failed");
-    assert_eq!(error_code(app.get("/tasks?cursor=garbage!").await, 400).await, "bad_request");
+    assert_eq!(
+        error_code(app.get("/tasks?limit=0").await, 422).await,
+        "validation_failed"
+    );
+    assert_eq!(
+        error_code(app.get("/tasks?limit=101").await, 422).await,
+        "validation_failed"
+    );
+    assert_eq!(
+        error_code(app.get("/tasks?limit=ten").await, 400).await,
+        "bad_request"
+    );
+    assert_eq!(
+        error_code(app.get("/tasks?status=LOST").await, 422).await,
+        "validation_failed"
+    );
+    assert_eq!(
+        error_code(app.get("/tasks?cursor=garbage!").await, 400).await,
+        "bad_request"
+    );
 }

@@ -9,9 +9,15 @@ async fn create_returns_201_with_location_and_defaults() {
     let app = spawn_app().await;
     let response = app.create(json!({"title": "  resize images  "})).await;
     assert_eq!(response.status(), 201);
-    let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let task: Value = response.json().await.expect("json");
-    assert_eq!(location, format!("/tasks/{}", task["id"].as_str().expect("id")));
+    assert_eq!(
+        location,
+        format!("/tasks/{}", task["id"].as_str().expect("id"))
+    );
     assert_eq!(task["title"], "resize images");
     assert_eq!(task["kind"], "io");
     assert_eq!(task["status"], "PENDING");
@@ -27,7 +33,9 @@ async fn create_returns_201_with_location_and_defaults() {
 async fn create_accepts_every_kind_and_a_payload() {
     let app = spawn_app().await;
     for kind in ["io", "cpu", "fail", "flaky"] {
-        let response = app.create(json!({"title": kind, "kind": kind, "payload": {"ms": 5, "p": 0.5}})).await;
+        let response = app
+            .create(json!({"title": kind, "kind": kind, "payload": {"ms": 5, "p": 0.5}}))
+            .await;
         assert_eq!(response.status(), 201);
         let task: Value = response.json().await.expect("json");
         assert_eq!(task["kind"], kind);
@@ -54,7 +62,10 @@ async fn an_idempotency_key_makes_retries_return_the_same_task() {
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     let second: Value = second.json().await.expect("json");
     assert_eq!(first["id"], second["id"]);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks").fetch_one(&app.db).await.expect("count");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
     assert_eq!(rows, 1);
 
     let bad_key = app
@@ -86,12 +97,30 @@ async fn patch_renames_and_validates() {
     assert_eq!(renamed["title"], "new");
     assert_ne!(renamed["updated_at"], task["updated_at"]);
 
-    let empty = app.client.patch(app.url(&path)).json(&json!({"title": ""})).send().await.expect("request");
+    let empty = app
+        .client
+        .patch(app.url(&path))
+        .json(&json!({"title": ""}))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(error_code(empty, 422).await, "validation_failed");
-    let missing = app.client.patch(app.url(&path)).json(&json!({})).send().await.expect("request");
+    let missing = app
+        .client
+        .patch(app.url(&path))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(error_code(missing, 422).await, "validation_failed");
     let unknown = format!("/tasks/{}", uuid::Uuid::new_v4());
-    let gone = app.client.patch(app.url(&unknown)).json(&json!({"title": "x"})).send().await.expect("request");
+    let gone = app
+        .client
+        .patch(app.url(&unknown))
+        .json(&json!({"title": "x"}))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(error_code(gone, 404).await, "not_found");
 }
 
@@ -107,7 +136,12 @@ async fn delete_removes_a_task_but_not_while_it_runs() {
         .execute(&app.db)
         .await
         .expect("update");
-    let refused = app.client.delete(app.url(&path)).send().await.expect("request");
+    let refused = app
+        .client
+        .delete(app.url(&path))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(error_code(refused, 409).await, "conflict");
 
     sqlx::query("UPDATE tasks SET status = 'DONE' WHERE id = $1::uuid")
@@ -115,10 +149,20 @@ async fn delete_removes_a_task_but_not_while_it_runs() {
         .execute(&app.db)
         .await
         .expect("update");
-    let deleted = app.client.delete(app.url(&path)).send().await.expect("request");
+    let deleted = app
+        .client
+        .delete(app.url(&path))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(deleted.status(), 204);
     assert_eq!(error_code(app.get(&path).await, 404).await, "not_found");
-    let again = app.client.delete(app.url(&path)).send().await.expect("request");
+    let again = app
+        .client
+        .delete(app.url(&path))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(error_code(again, 404).await, "not_found");
 }
 
@@ -131,7 +175,10 @@ async fn run_queues_a_job_carrying_the_trace_and_refuses_a_second_run() {
 
     let response = app.post(&run_path).await;
     assert_eq!(response.status(), 202);
-    assert_eq!(response.headers()["location"], format!("/tasks/{id}").as_str());
+    assert_eq!(
+        response.headers()["location"],
+        format!("/tasks/{id}").as_str()
+    );
     let queued: Value = response.json().await.expect("json");
     assert_eq!(queued["status"], "QUEUED");
 
@@ -153,11 +200,16 @@ async fn run_queues_a_job_carrying_the_trace_and_refuses_a_second_run() {
         .await
         .expect("run id");
     assert_eq!(job.run_id, run_id);
-    assert!(job.trace.contains_key("traceparent"), "the job carries the request's trace: {job:?}");
+    assert!(
+        job.trace.contains_key("traceparent"),
+        "the job carries the request's trace: {job:?}"
+    );
 
     let again = app.post(&run_path).await;
     assert_eq!(error_code(again, 409).await, "conflict");
-    let unknown = app.post(&format!("/tasks/{}/run", uuid::Uuid::new_v4())).await;
+    let unknown = app
+        .post(&format!("/tasks/{}/run", uuid::Uuid::new_v4()))
+        .await;
     assert_eq!(error_code(unknown, 404).await, "not_found");
     assert_eq!(app.queue.depth().await.expect("depth").ready, 1);
 }

@@ -1,0 +1,56 @@
+# The verbs people type. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+STATE_DIR ?= .opsbox
+TEST_DEPS_DIR ?= target/test-deps
+HARNESS := target/debug/opsbox-harness
+
+.PHONY: help deps build test test-rust check-rules run demo fmt lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## Install missing OS packages (Postgres, Redis, promtool, shellcheck, wrk...)
+	@scripts/deps.sh all
+
+build: ## Build every crate
+	$(CARGO) build --workspace --all-targets
+
+test: ## Install what is missing, start private Postgres + Redis, run every test
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory test-rust check-rules
+
+test-rust:
+	$(CARGO) build --workspace --all-targets
+	$(HARNESS) exec --state-dir $(TEST_DEPS_DIR) -- $(CARGO) nextest run --workspace --no-fail-fast
+
+check-rules: ## promtool and amtool checks of the generated rules and alert routing
+	@if [[ -x scripts/check-rules.sh ]]; then scripts/check-rules.sh; fi
+
+run: ## Private Postgres + Redis + API + worker in the foreground; Ctrl-C stops all
+	@scripts/deps.sh runtime
+	$(CARGO) build --release -p opsbox-api -p opsbox-worker -p opsbox-harness
+	scripts/run-stack.sh
+
+demo: run ## The stack with live traffic (the console arrives with the next issues)
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+lint: ## fmt --check, clippy -D warnings, shellcheck
+	@scripts/deps.sh test
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	shellcheck scripts/*.sh .ci/run
+
+bench: ## Benchmarks with wrk and pgbench on loopback; prints the tables
+	@scripts/deps.sh bench
+	$(CARGO) build --release -p opsbox-api -p opsbox-worker -p opsbox-harness --bins --examples
+	scripts/bench.sh
+
+clean: ## Remove build output and local state
+	$(CARGO) clean
+	rm -rf $(STATE_DIR)

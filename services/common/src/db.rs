@@ -12,6 +12,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// 503: short, because a database that is down must fail fast, not hang.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How long a pooled connection may sit unused before it is checked.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Opens a pool lazily: the process starts (and stays live) even while the
 /// database is down, and connects as soon as it is back.
 pub fn connect_lazy(database_url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
@@ -20,9 +23,19 @@ pub fn connect_lazy(database_url: &str, max_connections: u32) -> Result<PgPool, 
         .max_connections(max_connections)
         .min_connections(0)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        // A connection that survived a database restart is broken; test it
-        // before use so the first request after recovery does not fail.
-        .test_before_acquire(true)
+        // A connection that sat idle may have outlived a database restart:
+        // ping it before use. A busy one is not pinged (a round trip per
+        // query would halve throughput); if it broke, its query fails once,
+        // the request gets a 503, and the pool discards it.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
         .idle_timeout(Some(Duration::from_secs(60)))
         .connect_lazy_with(options.application_name("opsbox")))
 }

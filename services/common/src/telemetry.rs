@@ -16,15 +16,17 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use serde_json::{Map, Value};
+use tracing::Level;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Keeps the trace pipeline alive; flushes pending spans when dropped.
 pub struct Telemetry {
@@ -81,16 +83,28 @@ fn install(
     let provider = builder.build();
     global::set_tracer_provider(provider.clone());
 
-    let filter = EnvFilter::try_from_default_env()
+    // Logs follow RUST_LOG; traces have their own fixed filter, so that
+    // quieting the logs (RUST_LOG=warn) does not silently drop the traces.
+    let log_filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let trace_filter = Targets::new()
+        .with_default(Level::INFO)
+        .with_target("sqlx", Level::WARN)
+        .with_target("hyper", Level::WARN)
+        .with_target("h2", Level::WARN)
+        .with_target("reqwest", Level::WARN);
     tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)))
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer(service_name))
+                .with_filter(trace_filter),
+        )
         .with(logs.then(|| {
             tracing_subscriber::fmt::layer()
                 .fmt_fields(JsonFields::new())
                 .event_format(JsonLines)
                 .with_writer(std::io::stdout)
+                .with_filter(log_filter)
         }))
         .try_init()?;
     Ok(Telemetry { provider })

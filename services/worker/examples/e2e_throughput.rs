@@ -31,7 +31,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let db = sqlx::PgPool::connect(&args.database_url).await.context("connect")?;
+    let db = sqlx::PgPool::connect(&args.database_url)
+        .await
+        .context("connect")?;
     sqlx::query("TRUNCATE tasks CASCADE").execute(&db).await?;
     let http = reqwest::Client::new();
     let slots = Arc::new(Semaphore::new(args.concurrency));
@@ -60,7 +62,10 @@ async fn main() -> anyhow::Result<()> {
             break;
         }
         if started.elapsed() > args.timeout {
-            bail!("only {done} of {expected} tasks DONE after {:?}", args.timeout);
+            bail!(
+                "only {done} of {expected} tasks DONE after {:?}",
+                args.timeout
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -65,7 +65,7 @@ pub async fn create_task(
     let (task, created) = store::insert(&ctx.db, &new, key.as_deref()).await?;
     if created {
         ctx.metrics.tasks_created.inc();
-        tracing::info!(task_id = %task.id, kind = task.kind.as_str(), "task created");
+        tracing::debug!(task_id = %task.id, kind = task.kind.as_str(), "task created");
     }
     let mut response = with_location(StatusCode::CREATED, task);
     if !created {
@@ -231,7 +231,7 @@ pub async fn run_task(
         return Err(e.into());
     }
     ctx.metrics.jobs_enqueued.inc();
-    tracing::info!(task_id = %id, run_id = %run.run_id, "run queued");
+    tracing::debug!(task_id = %id, run_id = %run.run_id, "run queued");
     Ok(with_location(StatusCode::ACCEPTED, run.task))
 }
 

@@ -8,7 +8,7 @@ STATE_DIR ?= .opsbox
 TEST_DEPS_DIR ?= target/test-deps
 HARNESS := target/debug/opsbox-harness
 
-.PHONY: help deps build test test-rust check-rules run demo fmt lint bench clean
+.PHONY: help deps build test test-rust check-rules run demo fmt lint bench fuzz-api clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ bench: ## Benchmarks with wrk and pgbench on loopback; prints the tables
 	@scripts/deps.sh bench
 	$(CARGO) build --release -p opsbox-api -p opsbox-worker -p opsbox-harness --bins --examples
 	scripts/bench.sh
+
+fuzz-api: ## Schema-driven fuzzing of every route (schemathesis from PyPI), bounded
+	$(CARGO) build --release -p opsbox-api -p opsbox-worker -p opsbox-harness
+	scripts/fuzz-api.sh
 
 clean: ## Remove build output and local state
 	$(CARGO) clean

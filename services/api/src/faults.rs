@@ -26,12 +26,40 @@ pub struct Faults {
 #[serde(deny_unknown_fields)]
 pub struct FaultSettings {
     /// Fraction of task requests answered 500, in [0, 1].
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub error_rate: f64,
-    /// Milliseconds added to every task request.
+    /// Milliseconds added to every task request, at most 60000.
+    #[schema(maximum = 60000)]
+    #[serde(deserialize_with = "whole_number")]
     pub latency_ms: u64,
-    /// On write: revert to no faults after this many seconds. On read: seconds left.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// On write: revert to no faults after this many seconds (at most a day).
+    /// On read: seconds left.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
+    #[schema(maximum = 86400)]
     pub duration_secs: Option<u64>,
+}
+
+/// JSON Schema's `integer` admits `208.0`; so do we, for clients (and
+/// fuzzers) that write whole numbers as floats.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if value.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&value) {
+        Ok(value as u64)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{value} is not a non-negative whole number"
+        )))
+    }
+}
+
+fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    whole_number(deserializer).map(Some)
 }
 
 /// What a task request suffers now.
@@ -107,6 +135,23 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats() {
+        let parsed: FaultSettings =
+            serde_json::from_str(r#"{"error_rate": 0, "latency_ms": 250.0, "duration_secs": 60}"#)
+                .expect("valid");
+        assert_eq!((parsed.latency_ms, parsed.duration_secs), (250, Some(60)));
+        for bad in [
+            r#"{"error_rate": 0, "latency_ms": 2.5}"#,
+            r#"{"error_rate": 0, "latency_ms": -1}"#,
+        ] {
+            assert!(serde_json::from_str::<FaultSettings>(bad).is_err(), "{bad}");
+        }
+        let absent: FaultSettings =
+            serde_json::from_str(r#"{"error_rate": 0, "latency_ms": 0}"#).expect("valid");
+        assert_eq!(absent.duration_secs, None);
+    }
 
     #[test]
     fn no_faults_by_default() {

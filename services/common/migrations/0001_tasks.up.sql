@@ -3,7 +3,9 @@ CREATE TABLE tasks (
     id              uuid PRIMARY KEY,
     title           text        NOT NULL CHECK (char_length(title) BETWEEN 1 AND 200),
     kind            text        NOT NULL CHECK (kind IN ('io', 'cpu', 'fail', 'flaky')),
-    payload         jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    -- json, not jsonb: stored as sent. jsonb rewrites numbers (1e300 becomes
+    -- 301 digits) into forms JSON parsers reject, and refuses \u0000.
+    payload         json        NOT NULL DEFAULT '{}'::json,
     status          text        NOT NULL DEFAULT 'PENDING'
                     CHECK (status IN ('PENDING', 'QUEUED', 'RUNNING', 'DONE', 'FAILED')),
     attempts        integer     NOT NULL DEFAULT 0,

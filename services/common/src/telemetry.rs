@@ -16,10 +16,11 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use serde_json::{Map, Value};
+use tracing::subscriber::Interest;
 use tracing::Level;
-use tracing::{Event, Subscriber};
+use tracing::{span, Event, Metadata, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -104,7 +105,7 @@ fn install(
                 .fmt_fields(JsonFields::new())
                 .event_format(JsonLines)
                 .with_writer(std::io::stdout)
-                .with_filter(log_filter)
+                .with_filter(LogFilter { events: log_filter })
         }))
         .try_init()?;
     Ok(Telemetry { provider })
@@ -123,6 +124,73 @@ pub fn continue_trace(span: &tracing::Span, carrier: &HashMap<String, String>) {
     let parent: Context = global::get_text_map_propagator(|p| p.extract(carrier));
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
+    }
+}
+
+/// RUST_LOG decides which events are logged, but the log layer must still
+/// see the spans (down to INFO) even when RUST_LOG=warn: an error logged
+/// inside a request span is only useful with that span's trace id and fields.
+struct LogFilter {
+    events: EnvFilter,
+}
+
+impl<S> tracing_subscriber::layer::Filter<S> for LogFilter
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn enabled(&self, meta: &Metadata<'_>, cx: &tracing_subscriber::layer::Context<'_, S>) -> bool {
+        if meta.is_span() {
+            *meta.level() <= Level::INFO
+        } else {
+            tracing_subscriber::layer::Filter::enabled(&self.events, meta, cx)
+        }
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if meta.is_span() {
+            if *meta.level() <= Level::INFO {
+                Interest::always()
+            } else {
+                Interest::never()
+            }
+        } else {
+            tracing_subscriber::layer::Filter::<S>::callsite_enabled(&self.events, meta)
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        let events = tracing_subscriber::layer::Filter::<S>::max_level_hint(&self.events);
+        Some(events.map_or(LevelFilter::TRACE, |e| e.max(LevelFilter::INFO)))
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &span::Attributes<'_>,
+        id: &span::Id,
+        cx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        tracing_subscriber::layer::Filter::on_new_span(&self.events, attrs, id, cx);
+    }
+
+    fn on_record(
+        &self,
+        id: &span::Id,
+        values: &span::Record<'_>,
+        cx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        tracing_subscriber::layer::Filter::on_record(&self.events, id, values, cx);
+    }
+
+    fn on_enter(&self, id: &span::Id, cx: tracing_subscriber::layer::Context<'_, S>) {
+        tracing_subscriber::layer::Filter::on_enter(&self.events, id, cx);
+    }
+
+    fn on_exit(&self, id: &span::Id, cx: tracing_subscriber::layer::Context<'_, S>) {
+        tracing_subscriber::layer::Filter::on_exit(&self.events, id, cx);
+    }
+
+    fn on_close(&self, id: span::Id, cx: tracing_subscriber::layer::Context<'_, S>) {
+        tracing_subscriber::layer::Filter::on_close(&self.events, id, cx);
     }
 }
 
@@ -246,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn a_log_line_is_one_json_object_with_span_fields_and_trace_ids() {
+    fn a_log_line_is_one_json_object_with_span_fields_and_trace_ids_even_when_quiet() {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let provider = SdkTracerProvider::builder().build();
@@ -256,13 +324,17 @@ mod tests {
                 tracing_subscriber::fmt::layer()
                     .fmt_fields(JsonFields::new())
                     .event_format(JsonLines)
-                    .with_writer(move || writer.clone()),
+                    .with_writer(move || writer.clone())
+                    .with_filter(LogFilter {
+                        events: EnvFilter::new("warn"),
+                    }),
             );
         // Global, as in the services: a scoped dispatcher cannot be reached
         // from inside its own event callbacks, which is where the ids are read.
         tracing::subscriber::set_global_default(subscriber)
             .expect("the only subscriber of this test process");
-        tracing::info!("outside");
+        tracing::warn!("outside");
+        tracing::info!("below the log level");
         let span = tracing::info_span!("job", task_id = "t-1", attempt = 2);
         let entered = span.enter();
         tracing::warn!(elapsed_ms = 5u64, "job done");
@@ -273,7 +345,7 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).expect("each line is JSON"))
             .collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 2, "the INFO event is filtered out: {text}");
         assert_eq!(lines[0]["message"], "outside");
         assert!(
             lines[0].get("trace_id").is_none(),

@@ -70,6 +70,11 @@ pub async fn set_faults(
             "error_rate must be between 0 and 1".to_owned(),
         ));
     }
+    if settings.duration_secs.is_some_and(|s| s > 86_400) {
+        return Err(ApiError::Validation(
+            "duration_secs must be at most 86400".to_owned(),
+        ));
+    }
     if settings.latency_ms > 60_000 {
         return Err(ApiError::Validation(
             "latency_ms must be at most 60000".to_owned(),

@@ -45,7 +45,8 @@ fn with_location(status: StatusCode, task: Task) -> Created {
 /// the task the first one created.
 #[utoipa::path(post, path = "/tasks", tag = "tasks",
     request_body = CreateTask,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 visible ASCII characters; replays return the same task")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x21-\x7E]{1,255}$",
+        description = "1-255 visible ASCII characters; replays return the same task")),
     responses(
         (status = 201, body = Task, headers(("Location" = String, description = "URL of the task"))),
         (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
@@ -106,6 +107,9 @@ pub async fn list_tasks(
     State(ctx): State<AppContext>,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<TaskPage>, ApiError> {
+    // `?cursor=` (empty) is what a client sends for "from the start" when it
+    // templates the cursor of the previous page: treat it as absent.
+    let cursor = params.cursor.as_deref().filter(|c| !c.is_empty());
     let status = params
         .status
         .as_deref()
@@ -131,7 +135,7 @@ pub async fn list_tasks(
             limit as u32
         }
     };
-    let after = params.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let after = cursor.map(Cursor::decode).transpose()?;
     let (items, more) = store::list(&ctx.db, status, after, limit).await?;
     let next_cursor = more
         .then(|| {

@@ -16,8 +16,14 @@ pub const IDEMPOTENCY_KEY_MAX: usize = 255;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// 1 to 200 characters after trimming.
-    #[schema(min_length = 1, max_length = 200, example = "resize images")]
+    /// 1 to 200 characters after trimming; no control characters (they
+    /// would let a title inject escape sequences into an operator's terminal).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        example = "resize images"
+    )]
     pub title: String,
     /// Defaults to `io`.
     pub kind: Option<TaskKind>,
@@ -29,7 +35,12 @@ pub struct CreateTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1 to 200 characters after trimming; no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub title: String,
 }
 

@@ -15,14 +15,16 @@ pub async fn insert(
     idempotency_key: Option<&str>,
 ) -> sqlx::Result<(Task, bool)> {
     let sql = format!(
-        "INSERT INTO tasks (id, title, kind, payload, idempotency_key) VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO tasks (id, title, kind, payload, idempotency_key) VALUES ($1, $2, $3, $4::json, $5) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING {TASK_COLUMNS}"
     );
     let inserted: Option<Task> = sqlx::query_as(&sql)
         .bind(Uuid::now_v7())
         .bind(&new.title)
         .bind(new.kind.as_str())
-        .bind(&new.payload)
+        // As text: binding a JSON value would send jsonb, whose number
+        // normalisation the json column exists to avoid.
+        .bind(new.payload.to_string())
         .bind(idempotency_key)
         .fetch_optional(db)
         .await?;

@@ -66,6 +66,15 @@ async fn admin_toggles_need_the_bearer_token_and_expire() {
         .await
         .expect("request");
     assert_eq!(error_code(invalid, 422).await, "validation_failed");
+    let forever = app
+        .client
+        .put(&url)
+        .bearer_auth("s3cret")
+        .json(&json!({"error_rate": 0.5, "latency_ms": 0, "duration_secs": u64::MAX}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(error_code(forever, 422).await, "validation_failed");
 
     let cleared = app
         .client

@@ -1,5 +1,6 @@
 //! What every handler can reach: the database, the queue, metrics, faults.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -9,32 +10,35 @@ use sqlx::PgPool;
 use crate::faults::Faults;
 use crate::metrics::ApiMetrics;
 
+/// Cloned for every request and middleware, so it is one reference count.
 #[derive(Clone)]
-pub struct AppContext {
+pub struct AppContext(Arc<Shared>);
+
+pub struct Shared {
     pub db: PgPool,
     pub queue: JobQueue,
-    pub metrics: Arc<ApiMetrics>,
-    pub faults: Arc<Faults>,
-    pub admin_token: Option<Arc<str>>,
-    draining: Arc<AtomicBool>,
+    pub metrics: ApiMetrics,
+    pub faults: Faults,
+    pub admin_token: Option<Box<str>>,
+    draining: AtomicBool,
 }
 
 impl AppContext {
     pub fn new(
         db: PgPool,
         queue: JobQueue,
-        metrics: Arc<ApiMetrics>,
-        faults: Arc<Faults>,
-        admin_token: Option<Arc<str>>,
+        metrics: ApiMetrics,
+        faults: Faults,
+        admin_token: Option<Box<str>>,
     ) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             db,
             queue,
             metrics,
             faults,
             admin_token,
-            draining: Arc::new(AtomicBool::new(false)),
-        }
+            draining: AtomicBool::new(false),
+        }))
     }
 
     /// Set once shutdown begins: readiness fails from then on.
@@ -44,5 +48,13 @@ impl AppContext {
 
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+}
+
+impl Deref for AppContext {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }

@@ -2,9 +2,9 @@
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use opsbox_common::db;
 use opsbox_common::queue::{JobQueue, QueueKeys};
@@ -32,12 +32,9 @@ impl Application {
         let pool = db::connect_lazy(config.database_url.expose(), config.db_max_connections)?;
         let redis = Redis::new(config.redis_url.expose())?;
         let queue = JobQueue::new(redis, QueueKeys::new(config.queue_prefix.clone()));
-        let metrics = Arc::new(ApiMetrics::new(config.track.as_str(), &config.release)?);
-        let faults = Arc::new(Faults::new(
-            config.fault_error_rate,
-            config.fault_latency_ms,
-        ));
-        let admin_token = config.admin_token.as_ref().map(|t| Arc::from(t.expose()));
+        let metrics = ApiMetrics::new(config.track.as_str(), &config.release)?;
+        let faults = Faults::new(config.fault_error_rate, config.fault_latency_ms);
+        let admin_token = config.admin_token.as_ref().map(|t| Box::from(t.expose()));
         let ctx = AppContext::new(pool, queue, metrics, faults, admin_token);
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(
@@ -87,7 +84,14 @@ impl Application {
             tracing::info!("draining in-flight requests");
             let _ = draining_tx.send(());
         };
-        let server = axum::serve(self.listener, self.router)
+        // Responses are small and written whole: Nagle's algorithm would only
+        // hold them back waiting for the client's delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let server = axum::serve(listener, self.router)
             .with_graceful_shutdown(graceful)
             .into_future();
         let deadline = async {

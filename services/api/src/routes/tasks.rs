@@ -52,7 +52,6 @@ fn with_location(status: StatusCode, task: Task) -> Created {
         (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all)]
 pub async fn create_task(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
@@ -205,7 +204,6 @@ pub async fn delete_task(
     params(("id" = Uuid, Path, description = "Task id")),
     responses((status = 202, body = Task, headers(("Location" = String))), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[tracing::instrument(skip(ctx))]
 pub async fn run_task(
     State(ctx): State<AppContext>,
     Path(id): Path<Uuid>,

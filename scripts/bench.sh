@@ -94,6 +94,33 @@ bench_create() {
   echo "| pgbench, the same INSERT, $clients connections | $figures |"
 }
 
+# The same comparison with the database on a core of its own (Postgres on the
+# last CPU; the client and, for the API, the server on the others), so that
+# "the database's own limit" is not eaten by the client and the API sharing
+# its CPU.
+bench_create_pinned() {
+  local clients=16 last=$((cores - 1)) rest postmaster pid
+  rest=$([[ $last -gt 1 ]] && echo "0-$((last - 1))" || echo 0)
+  postmaster=$(head -n 1 "$state/deps/postgres/data/postmaster.pid")
+  # Backends come and go; one that exited meanwhile is no error.
+  for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+    taskset -p -c "$last" "$pid" >/dev/null 2>&1 || true
+  done
+  RUST_LOG=warn OPSBOX_API_ADDR=127.0.0.1:18082 taskset -c "$rest" "$bin/opsbox-api" >"$state/api-pinned.log" 2>&1 &
+  local pinned=$!
+  pids+=("$pinned")
+  wait_http "http://127.0.0.1:18082/ready"
+  echo "| pinned: opsbox-api \`POST /tasks\` (API + wrk on CPU $rest, Postgres on CPU $last) | $(taskset -c "$rest" wrk -t1 -c$clients -d"${seconds}s" --latency -s scripts/bench/create-task.lua "http://127.0.0.1:18082/tasks" | wrk_figures) |"
+  kill -TERM "$pinned"
+  local figures
+  figures=$(taskset -c "$rest" "$(pgbench_bin)" -n -c$clients -j1 -T"$seconds" -M prepared -f scripts/bench/insert-task.sql "$DATABASE_URL" 2>/dev/null |
+    awk '/^latency average/ {avg=$4 $5} /^tps/ {tps=$3} END {printf "%.0f | (average %s) | ", tps, avg}')
+  echo "| pinned: pgbench (pgbench on CPU $rest, Postgres on CPU $last) | $figures |"
+  for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+    taskset -p -c "0-$last" "$pid" >/dev/null 2>&1 || true
+  done
+}
+
 bench_jobs() {
   local workers=$1 i
   local -a worker_pids=()
@@ -118,6 +145,9 @@ main() {
   echo "|---|---|---|---|"
   bench_health
   bench_create
+  if [[ $cores -ge 2 ]]; then
+    bench_create_pinned
+  fi
   echo
   echo "| end to end: create → run → DONE, io 0 ms, $tasks tasks | figures |"
   echo "|---|---|"

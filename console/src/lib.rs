@@ -1,0 +1,5 @@
+//! OpsBox operator console: the CLI, and the SLO engine it shares with the TUI.
+
+pub mod cli;
+pub mod env;
+pub mod slo;

@@ -36,7 +36,15 @@ pub async fn observe(State(ctx): State<AppContext>, request: Request, next: Next
         .collect();
     opsbox_common::telemetry::continue_trace(&span, &carrier);
 
-    let response = next.run(request).instrument(span.clone()).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if ctx.is_draining() {
+        // Keep-alive connections would otherwise carry the next request into
+        // a closing listener; a proxy then sees the connection drop mid-request.
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
 
     let status = response.status();
     let elapsed = started.elapsed();

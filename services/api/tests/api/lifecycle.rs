@@ -24,6 +24,11 @@ async fn shutdown_fails_readiness_at_once_then_drains_in_flight_requests() {
         (response.status() == 503).then_some(response)
     })
     .await;
+    assert_eq!(
+        ready.headers()["connection"],
+        "close",
+        "keep-alive ends while draining"
+    );
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["status"], "draining");
     assert_eq!(

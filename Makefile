@@ -35,7 +35,10 @@ run: ## Private Postgres + Redis + API + worker in the foreground; Ctrl-C stops 
 	$(CARGO) build --release -p opsbox-api -p opsbox-worker -p opsbox-harness
 	scripts/run-stack.sh
 
-demo: run ## The stack with live traffic (the console arrives with the next issues)
+demo: ## The local environment (opsbox up) with background load, shown live; Ctrl-C stops it (KEEP=1 keeps it)
+	@scripts/deps.sh runtime
+	$(CARGO) build --release -p opsbox -p opsbox-api -p opsbox-worker
+	scripts/demo.sh
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

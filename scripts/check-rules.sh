@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the generated Prometheus rules (promtool check rules), runs their
 # unit tests (promtool test rules) and checks the Alertmanager config (amtool,
-# when installed). `make test` calls this; the rules themselves come from
+# when installed) and the Loki, promtail and OTel Collector configs (their own
+# binaries, when installed). `make test` calls this; the rules themselves come from
 # observability/slo.yaml through `opsbox slo rules`.
 set -euo pipefail
 
@@ -13,7 +14,8 @@ usage: scripts/check-rules.sh [-j JOBS] [-h]
   -h       show this help
 
 Needs promtool (Debian: apt-get install prometheus); amtool is optional
-(Debian: apt-get install prometheus-alertmanager).
+(Debian: apt-get install prometheus-alertmanager), and so are loki, promtail
+and otelcol-contrib (not in Debian: checked when on the PATH).
 EOF
 }
 
@@ -61,6 +63,33 @@ check_alertmanager() {
   amtool check-config "$config"
 }
 
+# Loki, promtail and the OpenTelemetry Collector are not packaged by Debian;
+# their configs are checked structurally by `cargo nextest run -p opsbox --test
+# dashboards`, and by their own binaries here when one is on the PATH.
+# usage: check_optional NAME FILE COMMAND...
+check_optional() {
+  local name=$1 file=$2
+  shift 2
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "check-rules: $1 not found, skipping $file ($name; the Rust test checks its structure)"
+    return 0
+  fi
+  "$@" || die "$name rejects $file"
+}
+
+check_log_and_trace_configs() {
+  local root=$1
+  local loki=$root/observability/loki/loki.yaml
+  local promtail=$root/observability/loki/promtail.yaml
+  local collector=$root/observability/otel/collector.yaml
+  check_optional Loki "$loki" \
+    loki -config.file="$loki" -config.expand-env=true -verify-config
+  check_optional promtail "$promtail" \
+    promtail -config.file="$promtail" -config.expand-env=true -check-syntax
+  check_optional "OpenTelemetry Collector" "$collector" \
+    otelcol-contrib validate --config="$collector"
+}
+
 main() {
   local jobs
   jobs=$(nproc 2>/dev/null || echo 1)
@@ -83,7 +112,8 @@ main() {
   check_rules "$root/observability/prometheus/rules"
   test_rules "$root/observability/prometheus/tests" "$jobs"
   check_alertmanager "$root/observability/alertmanager/alertmanager.yml"
-  echo "check-rules: all rules, rule tests and alert routing are fine"
+  check_log_and_trace_configs "$root"
+  echo "check-rules: all rules, rule tests, alert routing and log/trace configs are fine"
 }
 
 main "$@"

@@ -5,11 +5,19 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::env::local::daemon::{self, DaemonConfig, MAX_REPLICAS};
+use crate::env::local::StateDir;
 use crate::slo::{generate, SloSpec};
+
+mod local;
+mod status_table;
 
 #[derive(Debug, Parser)]
 #[command(name = "opsbox", version, about = "Operator console for OpsBox")]
 pub struct Cli {
+    /// Where the local environment keeps its state [default: ./.opsbox].
+    #[arg(long, global = true, env = "OPSBOX_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -19,6 +27,44 @@ pub enum Command {
     /// Service level objectives: the spec and what is generated from it.
     #[command(subcommand)]
     Slo(SloCommand),
+    /// Start the local environment in the background and wait until it is ready.
+    Up(UpArgs),
+    /// Show instances, queue depth and traffic split of the running environment.
+    Status(StatusArgs),
+    /// Stop the local environment; no process of it survives.
+    Down,
+    /// Run the local environment's daemon (started by `up`).
+    #[command(name = "__daemon", hide = true)]
+    Daemon(DaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// API instances of the stable revision.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_REPLICAS)))]
+    pub api_replicas: u16,
+    /// Worker instances.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(0..=i64::from(MAX_REPLICAS)))]
+    pub workers: u16,
+    /// The router's port on 127.0.0.1.
+    #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh every second until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    #[command(flatten)]
+    pub up: UpArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,7 +87,20 @@ pub struct RulesArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Slo(SloCommand::Rules(args)) => slo_rules(&args),
+        Command::Up(args) => local::up(&state_dir(cli.state_dir.as_deref())?, &args),
+        Command::Status(args) => local::status(&state_dir(cli.state_dir.as_deref())?, &args),
+        Command::Down => local::down(&state_dir(cli.state_dir.as_deref())?),
+        Command::Daemon(args) => daemon::run(DaemonConfig {
+            state_dir: state_dir(cli.state_dir.as_deref())?,
+            api_replicas: args.up.api_replicas,
+            workers: args.up.workers,
+            port: args.up.port,
+        }),
     }
+}
+
+fn state_dir(dir: Option<&std::path::Path>) -> anyhow::Result<StateDir> {
+    StateDir::resolve(dir)
 }
 
 fn slo_rules(args: &RulesArgs) -> anyhow::Result<()> {
@@ -85,7 +144,9 @@ mod tests {
     #[test]
     fn slo_rules_defaults_to_the_repository_layout() {
         let cli = Cli::try_parse_from(["opsbox", "slo", "rules"]).expect("parses");
-        let Command::Slo(SloCommand::Rules(args)) = cli.command;
+        let Command::Slo(SloCommand::Rules(args)) = cli.command else {
+            panic!("not slo rules");
+        };
         assert_eq!(args.spec, PathBuf::from("observability/slo.yaml"));
         assert_eq!(args.out_dir, PathBuf::from("."));
         let cli = Cli::try_parse_from([
@@ -98,8 +159,32 @@ mod tests {
             "/tmp/x",
         ])
         .expect("parses");
-        let Command::Slo(SloCommand::Rules(args)) = cli.command;
+        let Command::Slo(SloCommand::Rules(args)) = cli.command else {
+            panic!("not slo rules");
+        };
         assert_eq!(args.spec, PathBuf::from("s.yaml"));
         assert_eq!(args.out_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn up_has_defaults_and_rejects_out_of_range_counts() {
+        let cli = Cli::try_parse_from(["opsbox", "up"]).expect("parses");
+        let Command::Up(args) = cli.command else {
+            panic!("not up");
+        };
+        assert_eq!((args.api_replicas, args.workers, args.port), (2, 1, 8080));
+        for bad in [
+            &["opsbox", "up", "--api-replicas", "0"][..],
+            &["opsbox", "up", "--api-replicas", "1000"],
+            &["opsbox", "up", "--workers", "-1"],
+            &["opsbox", "up", "--port", "0"],
+            &["opsbox", "up", "--port", "99999"],
+            &["opsbox", "status", "--bogus"],
+        ] {
+            assert!(
+                Cli::try_parse_from(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod cli;
 pub mod env;
+pub mod model;
 pub mod slo;

@@ -1,6 +1,20 @@
-//! The environments the console operates: today the `local` one, run as processes on this machine.
+//! The environments the console operates behind one trait: today `local`, later `kubernetes`.
 
 pub mod local;
 mod track;
 
+use std::future::Future;
+
 pub use track::Track;
+
+use crate::model::EnvironmentStatus;
+
+/// What the console asks of an environment, whichever it is. Verbs (rollout, chaos,
+/// restart, logs) join as they are implemented.
+pub trait Environment {
+    /// `local` or `kubernetes`, as shown to the operator.
+    fn name(&self) -> &'static str;
+
+    /// A snapshot of instances, queue depth and traffic split.
+    fn status(&self) -> impl Future<Output = anyhow::Result<EnvironmentStatus>> + Send;
+}

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod canary;
 pub mod duration;
+pub mod engine;
 pub mod generate;
 pub mod promql;
 pub mod promtool_tests;

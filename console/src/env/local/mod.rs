@@ -1,9 +1,20 @@
 //! The `local` environment: the stack as supervised processes behind a weighted router.
 //!
-//! The two foundations here are self-contained: [`supervisor`] runs instances as child
-//! processes and restarts them like a ReplicaSet; [`router`] is the ingress that splits
-//! traffic between the stable and canary instances. Wiring them into `opsbox up` feeds
-//! the supervisor's snapshots into the router's [`router::RouterControl`].
+//! [`supervisor`] runs instances as child processes and restarts them like a ReplicaSet;
+//! [`router`] is the ingress that splits traffic between stable and canary instances.
+//! [`daemon`] wires them together behind `opsbox up`, detached from the terminal and
+//! reached by later commands through [`client`]; [`lifecycle`] starts and stops it.
 
+pub mod binaries;
+pub mod client;
+pub mod daemon;
+pub mod daemon_record;
+pub mod lifecycle;
+pub mod process;
 pub mod router;
+pub mod secret;
+pub mod state_dir;
 pub mod supervisor;
+
+pub use client::{ControlClient, LocalEnvironment};
+pub use state_dir::StateDir;

@@ -1,0 +1,100 @@
+//! Builds the status model from the supervisor's snapshot, the routing table and the queue.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::super::supervisor::{self, InstanceSnapshot};
+use super::state::DaemonState;
+use crate::env::Track;
+use crate::model::{EnvironmentStatus, InstanceState, InstanceStatus, QueueStatus, RouterStatus};
+
+/// A status must come back quickly even when Redis hangs.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub async fn environment_status(state: &DaemonState) -> EnvironmentStatus {
+    let now = Utc::now();
+    let instances = state
+        .supervisor
+        .get()
+        .map(|supervisor| supervisor.snapshot())
+        .unwrap_or_default()
+        .iter()
+        .map(|snapshot| {
+            let address = state
+                .addresses
+                .get()
+                .and_then(|addresses| addresses.get(&snapshot.name))
+                .map(ToString::to_string);
+            instance_status(snapshot, address, now)
+        })
+        .collect();
+    let router = state.router.get().map(|router| RouterStatus {
+        url: format!("http://{}", router.public_addr),
+        metrics_url: Some(format!("http://{}/metrics", router.metrics_addr)),
+        canary_weight: router.control.canary_weight().percent(),
+        stable_upstreams: names(router.control.upstreams(Track::Stable)),
+        canary_upstreams: names(router.control.upstreams(Track::Canary)),
+    });
+    EnvironmentStatus {
+        environment: "local".to_owned(),
+        phase: state.phase(),
+        started_at: state.started_at,
+        state_dir: Some(state.state_dir.root().to_path_buf()),
+        instances,
+        queue: queue_status(state).await,
+        router,
+    }
+}
+
+async fn queue_status(state: &DaemonState) -> Option<QueueStatus> {
+    let queue = state.queue.get()?;
+    match tokio::time::timeout(QUEUE_TIMEOUT, queue.depth()).await {
+        Ok(Ok(depth)) => Some(QueueStatus {
+            ready: depth.ready,
+            delayed: depth.delayed,
+            processing: depth.processing,
+            dead: depth.dead,
+        }),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "cannot read the queue depth");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+fn names(targets: Vec<super::super::router::UpstreamTarget>) -> Vec<String> {
+    targets.into_iter().map(|target| target.name).collect()
+}
+
+fn instance_status(
+    snapshot: &InstanceSnapshot,
+    address: Option<String>,
+    now: chrono::DateTime<Utc>,
+) -> InstanceStatus {
+    InstanceStatus {
+        name: snapshot.name.clone(),
+        workload: snapshot.workload.as_str().to_owned(),
+        track: snapshot.track,
+        revision: snapshot.revision.clone(),
+        pid: snapshot.pid,
+        state: state_of(snapshot.state),
+        restarts: snapshot.restarts,
+        uptime_secs: snapshot.uptime(now).map(|uptime| uptime.as_secs()),
+        address,
+        log_file: Some(snapshot.log_file.clone()),
+        last_exit: snapshot.last_exit.as_ref().map(|exit| exit.summary.clone()),
+        last_error: snapshot.last_error.clone(),
+    }
+}
+
+fn state_of(state: supervisor::InstanceState) -> InstanceState {
+    match state {
+        supervisor::InstanceState::Starting => InstanceState::Starting,
+        supervisor::InstanceState::Running => InstanceState::Running,
+        supervisor::InstanceState::Backoff => InstanceState::Backoff,
+        supervisor::InstanceState::Stopped => InstanceState::Stopped,
+        supervisor::InstanceState::Failed => InstanceState::Failed,
+    }
+}

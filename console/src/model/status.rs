@@ -1,0 +1,102 @@
+//! A status snapshot of one environment, serializable for `opsbox status --json`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::env::Track;
+
+/// Where the environment as a whole is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentPhase {
+    /// Dependencies, migrations or first instance starts are under way.
+    Starting,
+    /// Everything reached Running once; instances may restart since.
+    Ready,
+    /// Shutting down on request.
+    Stopping,
+}
+
+/// Where an instance is in its life, as Kubernetes shows a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceState {
+    Starting,
+    Running,
+    /// Exited, waiting out its restart delay (CrashLoopBackOff).
+    Backoff,
+    Stopped,
+    Failed,
+}
+
+impl InstanceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Starting => "starting",
+            InstanceState::Running => "running",
+            InstanceState::Backoff => "backoff",
+            InstanceState::Stopped => "stopped",
+            InstanceState::Failed => "failed",
+        }
+    }
+}
+
+/// One process (local) or pod (kubernetes) of a workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    /// `api`, `worker`, ...
+    pub workload: String,
+    pub track: Track,
+    pub revision: String,
+    pub pid: Option<u32>,
+    pub state: InstanceState,
+    pub restarts: u32,
+    /// Seconds the current process has been up, when one is.
+    pub uptime_secs: Option<u64>,
+    /// Where the instance serves (API port, worker metrics), when it has an address.
+    pub address: Option<String>,
+    pub log_file: Option<PathBuf>,
+    pub last_exit: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// Jobs in the queue by where they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStatus {
+    pub ready: u64,
+    /// Waiting for a retry's backoff to end.
+    pub delayed: u64,
+    pub processing: u64,
+    pub dead: u64,
+}
+
+/// The ingress: where it listens and how it splits traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterStatus {
+    pub url: String,
+    pub metrics_url: Option<String>,
+    /// Percentage of requests sent to the canary track.
+    pub canary_weight: u8,
+    /// Instance names currently routable, per track.
+    pub stable_upstreams: Vec<String>,
+    pub canary_upstreams: Vec<String>,
+}
+
+/// Everything `opsbox status` shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentStatus {
+    /// `local` or `kubernetes`.
+    pub environment: String,
+    pub phase: EnvironmentPhase,
+    pub started_at: DateTime<Utc>,
+    /// The local environment's state directory.
+    pub state_dir: Option<PathBuf>,
+    pub instances: Vec<InstanceStatus>,
+    /// `None` when the queue could not be read just now.
+    pub queue: Option<QueueStatus>,
+    /// `None` until the router is listening.
+    pub router: Option<RouterStatus>,
+}

@@ -1,11 +1,12 @@
 //! The environments the console operates behind one trait: today `local`, later `kubernetes`.
 
 pub mod local;
-mod track;
 
 use std::future::Future;
 
-pub use track::Track;
+/// Which revision an instance serves: one type for the services' metric
+/// label and the console's routing.
+pub use opsbox_common::config::Track;
 
 use crate::model::EnvironmentStatus;
 

@@ -26,7 +26,20 @@ impl std::str::FromStr for Secret {
 }
 
 /// The deployment track, a label on every metric so SLIs can be split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Track {
     Stable,
     Canary,
@@ -39,11 +52,35 @@ impl Track {
             Track::Canary => "canary",
         }
     }
+    /// The track traffic falls back to when this one has no instance up.
+    pub fn other(self) -> Track {
+        match self {
+            Track::Stable => Track::Canary,
+            Track::Canary => Track::Stable,
+        }
+    }
+}
+
+impl fmt::Display for Track {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracks_have_one_name_everywhere() {
+        for track in [Track::Stable, Track::Canary] {
+            let json = serde_json::to_string(&track).expect("serialize");
+            assert_eq!(json, format!("\"{track}\""));
+            assert_eq!(serde_json::from_str::<Track>(&json).expect("parse"), track);
+            assert_eq!(track.other().other(), track);
+            assert_ne!(track.other(), track);
+        }
+    }
 
     #[test]
     fn secrets_do_not_print() {

@@ -23,11 +23,15 @@ pub enum EnvironmentPhase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InstanceState {
+    /// Spawned (or about to be), readiness not yet passed.
     Starting,
+    /// Spawned and ready.
     Running,
-    /// Exited, waiting out its restart delay (CrashLoopBackOff).
+    /// Exited; waiting out the restart delay (CrashLoopBackOff).
     Backoff,
+    /// Stopped on request; starts again only when asked.
     Stopped,
+    /// Could not be spawned (missing program, unwritable log); see `last_error`.
     Failed,
 }
 

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::super::supervisor::{self, InstanceSnapshot};
+use super::super::supervisor::InstanceSnapshot;
 use super::state::DaemonState;
 use crate::env::Track;
-use crate::model::{EnvironmentStatus, InstanceState, InstanceStatus, QueueStatus, RouterStatus};
+use crate::model::{EnvironmentStatus, InstanceStatus, QueueStatus, RouterStatus};
 
 /// A status must come back quickly even when Redis hangs.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -79,22 +79,12 @@ fn instance_status(
         track: snapshot.track,
         revision: snapshot.revision.clone(),
         pid: snapshot.pid,
-        state: state_of(snapshot.state),
+        state: snapshot.state,
         restarts: snapshot.restarts,
         uptime_secs: snapshot.uptime(now).map(|uptime| uptime.as_secs()),
         address,
         log_file: Some(snapshot.log_file.clone()),
         last_exit: snapshot.last_exit.as_ref().map(|exit| exit.summary.clone()),
         last_error: snapshot.last_error.clone(),
-    }
-}
-
-fn state_of(state: supervisor::InstanceState) -> InstanceState {
-    match state {
-        supervisor::InstanceState::Starting => InstanceState::Starting,
-        supervisor::InstanceState::Running => InstanceState::Running,
-        supervisor::InstanceState::Backoff => InstanceState::Backoff,
-        supervisor::InstanceState::Stopped => InstanceState::Stopped,
-        supervisor::InstanceState::Failed => InstanceState::Failed,
     }
 }

@@ -11,21 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::spec::{InstanceSpec, Workload};
 use crate::env::Track;
 
-/// Where an instance is in its life, as Kubernetes shows a pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InstanceState {
-    /// Spawned (or about to be), readiness not yet passed.
-    Starting,
-    /// Spawned and ready.
-    Running,
-    /// Exited; waiting out the restart delay (CrashLoopBackOff).
-    Backoff,
-    /// Stopped on request; starts again only when asked.
-    Stopped,
-    /// Could not be spawned (missing program, unwritable log); see `last_error`.
-    Failed,
-}
+/// The model's instance state: what the supervisor tracks is what every
+/// environment reports.
+pub use crate::model::InstanceState;
 
 /// How an instance's process ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

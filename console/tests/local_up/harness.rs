@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::kill;
@@ -12,9 +12,6 @@ use opsbox_harness::Dependencies;
 
 /// How long one `opsbox` command may take (`up` includes initdb on a fresh state dir).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
-
-/// How often a condition is looked at again.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// An `opsbox` invocation context: its state dir, router port and environment.
 pub struct LocalEnv {
@@ -166,21 +163,7 @@ pub fn is_gone(pid: u32) -> bool {
     }
 }
 
-/// Polls `condition` until it returns `Some`, panicking with `what` after `deadline`.
-pub async fn until<T, F, Fut>(what: &str, deadline: Duration, mut condition: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = condition().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
+// The same deadline-bounded wait as the router and supervisor tests.
+#[path = "../local_env/poll.rs"]
+mod poll;
+pub use poll::until;

@@ -1,6 +1,6 @@
 //! Traffic split by canary weight and round-robin within a track.
 
-use opsbox::env::local::router::CanaryWeight;
+use opsbox::env::local::router::{CanaryWeight, Router};
 use opsbox::env::Track;
 
 use super::harness::{send, start_router, Upstream};
@@ -9,8 +9,9 @@ fn weight(percent: u8) -> CanaryWeight {
     CanaryWeight::new(percent).expect("percentage")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn weighted_split_over_2000_requests_lands_within_three_sigma() {
+/// A router with one stable (`api-1`) and one canary (`api-canary-1`) upstream;
+/// the upstreams serve as long as the returned handles live.
+async fn stable_and_canary() -> (Upstream, Upstream, Router) {
     let stable = Upstream::start("api-1").await;
     let canary = Upstream::start("api-canary-1").await;
     let router = start_router().await;
@@ -21,6 +22,13 @@ async fn weighted_split_over_2000_requests_lands_within_three_sigma() {
     control
         .set_upstreams(Track::Canary, vec![canary.target()])
         .expect("valid");
+    (stable, canary, router)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_split_over_2000_requests_lands_within_three_sigma() {
+    let (_stable, _canary, router) = stable_and_canary().await;
+    let control = router.control();
     control.set_canary_weight(weight(30));
 
     let tally = send(&router, 2000, 8).await;
@@ -39,16 +47,8 @@ async fn weighted_split_over_2000_requests_lands_within_three_sigma() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weights_0_and_100_are_exact() {
-    let stable = Upstream::start("api-1").await;
-    let canary = Upstream::start("api-canary-1").await;
-    let router = start_router().await;
+    let (_stable, _canary, router) = stable_and_canary().await;
     let control = router.control();
-    control
-        .set_upstreams(Track::Stable, vec![stable.target()])
-        .expect("valid");
-    control
-        .set_upstreams(Track::Canary, vec![canary.target()])
-        .expect("valid");
 
     control.set_canary_weight(CanaryWeight::STABLE_ONLY);
     let all_stable = send(&router, 200, 4).await;
@@ -85,16 +85,8 @@ async fn round_robin_within_a_track_is_even() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weight_and_instance_changes_take_effect_without_a_restart() {
-    let stable = Upstream::start("api-1").await;
-    let canary = Upstream::start("api-canary-1").await;
-    let router = start_router().await;
+    let (_stable, canary, router) = stable_and_canary().await;
     let control = router.control();
-    control
-        .set_upstreams(Track::Stable, vec![stable.target()])
-        .expect("valid");
-    control
-        .set_upstreams(Track::Canary, vec![canary.target()])
-        .expect("valid");
 
     assert_eq!(send(&router, 100, 2).await.track("stable"), 100);
 

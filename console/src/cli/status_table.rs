@@ -153,6 +153,7 @@ mod tests {
                 stable_upstreams: vec!["api-1".to_owned()],
                 canary_upstreams: vec![],
             }),
+            rollout: None,
         };
         let table = render(&status, started_at + chrono::Duration::seconds(3700));
         assert!(table.contains("up 1h01m"), "{table}");

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::Track;
 
+
 /// Where the environment as a whole is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,7 +91,7 @@ pub struct RouterStatus {
 }
 
 /// Everything `opsbox status` shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentStatus {
     /// `local` or `kubernetes`.
     pub environment: String,
@@ -103,4 +104,7 @@ pub struct EnvironmentStatus {
     pub queue: Option<QueueStatus>,
     /// `None` until the router is listening.
     pub router: Option<RouterStatus>,
+    /// The API's rollout; `None` until the environment has loaded it.
+    #[serde(default)]
+    pub rollout: Option<super::RolloutStatus>,
 }

@@ -160,7 +160,7 @@ impl Dependencies {
     }
 
     /// Stops the private servers without blocking the runtime (dropping would block).
-    pub async fn shutdown(self) -> Result<()> {
+    pub async fn shutdown(&self) -> Result<()> {
         let postgres = async {
             match &self.postgres {
                 Postgres::Private(server) => server.stop().await,

@@ -1,8 +1,14 @@
 //! Talks to a running daemon over its control endpoint; the `local` side of [`Environment`].
+//!
+//! [`ControlClient::get`] and [`ControlClient::post`] carry the token and turn the
+//! daemon's `{"error": ...}` answers into errors that say what the daemon said; each
+//! verb's typed call lives next to the verb.
 
 use std::time::Duration;
 
 use anyhow::Context;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::daemon_record::{self, DaemonRecord};
 use super::secret;
@@ -10,7 +16,7 @@ use super::state_dir::StateDir;
 use crate::env::Environment;
 use crate::model::EnvironmentStatus;
 
-/// How long one control request may take; the daemon answers from memory.
+/// How long one control request may take by default; the daemon answers most from memory.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection to the daemon named in `daemon.json`.
@@ -21,6 +27,14 @@ pub struct ControlClient {
     http: reqwest::Client,
 }
 
+/// What the daemon answered when it refused a request.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DaemonRefused {
+    pub status: u16,
+    pub message: String,
+}
+
 impl ControlClient {
     /// `None` when no daemon record exists in the state directory.
     pub fn from_state_dir(state: &StateDir) -> anyhow::Result<Option<Self>> {
@@ -29,7 +43,6 @@ impl ControlClient {
         };
         let token = secret::read_token(&record.token_path)?;
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
             .no_proxy()
             .build()
             .context("cannot build the HTTP client")?;
@@ -45,37 +58,79 @@ impl ControlClient {
     }
 
     pub async fn status(&self) -> anyhow::Result<EnvironmentStatus> {
-        let response = self
-            .http
-            .get(self.url("/status"))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("the daemon at {} does not answer", self.record.control_addr))?
-            .error_for_status()
-            .context("the daemon refused the status request")?;
-        response
-            .json()
-            .await
-            .context("the daemon's status is not valid JSON")
+        self.get("/status").await
     }
 
     /// Asks the daemon to stop everything; it answers before it is done.
     pub async fn shutdown(&self) -> anyhow::Result<()> {
-        self.http
-            .post(self.url("/shutdown"))
+        self.send(self.http.post(self.url("/shutdown")), REQUEST_TIMEOUT)
+            .await
+            .map(drop)
+    }
+
+    /// `GET path`, decoded from JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let response = self
+            .send(self.http.get(self.url(path)), REQUEST_TIMEOUT)
+            .await?;
+        decode(response).await
+    }
+
+    /// `POST path` with a JSON body, decoded from JSON. `timeout` bounds verbs that take
+    /// a while (a rollout step, a drill); most answer at once.
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Option<Duration>,
+    ) -> anyhow::Result<T> {
+        let response = self
+            .send(
+                self.http.post(self.url(path)).json(body),
+                timeout.unwrap_or(REQUEST_TIMEOUT),
+            )
+            .await?;
+        decode(response).await
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> anyhow::Result<reqwest::Response> {
+        let response = request
             .bearer_auth(&self.token)
+            .timeout(timeout)
             .send()
             .await
-            .with_context(|| format!("the daemon at {} does not answer", self.record.control_addr))?
-            .error_for_status()
-            .context("the daemon refused the shutdown request")?;
-        Ok(())
+            .with_context(|| format!("the daemon at {} does not answer", self.record.control_addr))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let message = response
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|body| body.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("the daemon answered {status}"));
+        Err(DaemonRefused {
+            status: status.as_u16(),
+            message,
+        }
+        .into())
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.record.control_addr)
     }
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> anyhow::Result<T> {
+    response
+        .json()
+        .await
+        .context("the daemon's answer is not the JSON expected")
 }
 
 /// The `local` environment as the console sees it: a daemon reached through its control endpoint.
@@ -87,6 +142,10 @@ pub struct LocalEnvironment {
 impl LocalEnvironment {
     pub fn new(client: ControlClient) -> Self {
         Self { client }
+    }
+
+    pub fn client(&self) -> &ControlClient {
+        &self.client
     }
 }
 

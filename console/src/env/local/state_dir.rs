@@ -73,6 +73,26 @@ impl StateDir {
     pub fn deps(&self) -> PathBuf {
         self.root.join("deps")
     }
+
+    /// One JSON line per mutating operation (`opsbox audit`).
+    pub fn audit_log(&self) -> PathBuf {
+        self.root.join("audit.jsonl")
+    }
+
+    /// The rollout in progress (or the last one) and the revision history.
+    pub fn rollout_state(&self) -> PathBuf {
+        self.root.join("rollout.json")
+    }
+
+    /// One JSON report per drill run.
+    pub fn drill_reports(&self) -> PathBuf {
+        self.root.join("drills")
+    }
+
+    /// Generated configuration and data of the local Prometheus, when one runs.
+    pub fn prometheus(&self) -> PathBuf {
+        self.root.join("prometheus")
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
-//! The control endpoint: loopback HTTP behind a bearer token, `GET /status` and `POST /shutdown`.
+//! The control endpoint: loopback HTTP behind a bearer token. Every verb of the local
+//! environment is a route here; each feature module contributes its own `routes()`.
+//!
+//! Errors are JSON `{"error": "..."}` with a 4xx for what the operator asked wrongly
+//! (unknown instance, promote with no rollout) and 5xx for what failed underneath.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,11 +18,16 @@ use tokio_util::sync::CancellationToken;
 use super::state::DaemonState;
 use super::status::environment_status;
 
+/// The routes of one feature, sharing the daemon's state.
+pub type ControlRoutes = Router<Arc<DaemonState>>;
+
 /// Serves until `stop` is cancelled.
 pub async fn serve(listener: TcpListener, state: Arc<DaemonState>, stop: CancellationToken) {
+    // Feature routes merge in above the layer, so the token guards every one of them.
     let app = Router::new()
         .route("/status", get(status))
         .route("/shutdown", post(shutdown))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(stop.cancelled_owned())
@@ -27,20 +37,26 @@ pub async fn serve(listener: TcpListener, state: Arc<DaemonState>, stop: Cancell
     }
 }
 
-async fn status(State(state): State<Arc<DaemonState>>, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
-    }
+async fn status(State(state): State<Arc<DaemonState>>) -> Response {
     Json(environment_status(&state).await).into_response()
 }
 
-async fn shutdown(State(state): State<Arc<DaemonState>>, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return unauthorized();
-    }
+async fn shutdown(State(state): State<Arc<DaemonState>>) -> Response {
     tracing::info!("shutdown requested through the control endpoint");
     state.shutdown.cancel();
     StatusCode::ACCEPTED.into_response()
+}
+
+async fn require_token(
+    State(state): State<Arc<DaemonState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if authorized(&state, request.headers()) {
+        next.run(request).await
+    } else {
+        ControlError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").into_response()
+    }
 }
 
 fn authorized(state: &DaemonState, headers: &HeaderMap) -> bool {
@@ -56,10 +72,48 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        Json(serde_json::json!({ "error": "missing or wrong bearer token" })),
-    )
-        .into_response()
+/// A refused or failed control request, answered as `{"error": message}`.
+#[derive(Debug)]
+pub struct ControlError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ControlError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The request names something that does not exist (instance, drill, revision).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// The request is well formed but the environment is not in a state to do it.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    /// The request's parameters are invalid.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// Something underneath failed; the message says what.
+    pub fn internal(error: &anyhow::Error) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{error:#}"))
+    }
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
 }

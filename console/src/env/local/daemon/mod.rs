@@ -135,9 +135,10 @@ async fn run_stack(config: &DaemonConfig, state: &Arc<DaemonState>) -> anyhow::R
     });
 
     let deps = tokio::select! {
-        deps = stack::start_dependencies(&config.state_dir) => deps?,
+        deps = stack::start_dependencies(&config.state_dir) => Arc::new(deps?),
         () = state.shutdown.cancelled() => anyhow::bail!("stopped while starting PostgreSQL and Redis"),
     };
+    let _ = state.deps.set(deps.clone());
     let started = start_instances(config, state, &binaries, &deps, &router).await;
     if started.is_ok() {
         state.set_phase(EnvironmentPhase::Ready);
@@ -150,10 +151,16 @@ async fn run_stack(config: &DaemonConfig, state: &Arc<DaemonState>) -> anyhow::R
         supervisor.stop_all().await;
     }
     router.shutdown().await;
+    stop_dependencies(deps).await;
+    started
+}
+
+/// Stops PostgreSQL and Redis. A chaos outage in progress gives up restoring them,
+/// as it watches the same shutdown token.
+async fn stop_dependencies(deps: Arc<opsbox_harness::Dependencies>) {
     if let Err(error) = deps.shutdown().await {
         tracing::warn!(%error, "stopping PostgreSQL and Redis failed");
     }
-    started
 }
 
 async fn start_instances(
@@ -175,24 +182,28 @@ async fn start_instances(
 
     let admin_token = secret::generate_token();
     secret::write_token(&config.state_dir.admin_token(), &admin_token)?;
-    let plan = stack::plan(
-        binaries,
-        deps,
-        &config.state_dir,
-        &stack::StackSettings {
-            api_replicas: config.api_replicas,
-            workers: config.workers,
-            admin_token: &admin_token,
-        },
-    )?;
+    let _ = state.admin_token.set(admin_token.clone());
+    let stack = stack::StackTemplate {
+        binaries: binaries.clone(),
+        dependency_env: deps
+            .env_vars()
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect(),
+        state_dir: config.state_dir.clone(),
+        admin_token,
+    };
+    let plan = stack.plan(config.api_replicas, config.workers)?;
+    let _ = state.stack.set(stack);
     let supervisor = Arc::new(Supervisor::new(SupervisorConfig::default())?);
     let _ = state.supervisor.set(supervisor.clone());
-    let _ = state.addresses.set(plan.addresses.clone());
+    for (name, addr) in &plan.addresses {
+        state.register_address(name, *addr);
+    }
     tokio::spawn(router_sync::follow(
         supervisor.subscribe(),
         router.control(),
-        plan.addresses,
-        config.state_dir.clone(),
+        state.clone(),
     ));
     for spec in plan.specs {
         supervisor.add(spec)?;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 
@@ -9,19 +10,19 @@ use super::super::daemon_record::{self, RecordedPids};
 use super::super::router::{RouterControl, UpstreamTarget};
 use super::super::state_dir::StateDir;
 use super::super::supervisor::{InstanceState, Instances, Workload};
+use super::state::DaemonState;
 use crate::env::Track;
 
 /// Follows the supervisor's snapshots until it is dropped.
 pub async fn follow(
     mut instances: watch::Receiver<Instances>,
     router: RouterControl,
-    addresses: BTreeMap<String, SocketAddr>,
-    state_dir: StateDir,
+    state: Arc<DaemonState>,
 ) {
     loop {
         let current = instances.borrow_and_update().clone();
-        apply(&current, &router, &addresses);
-        record_pids(&current, &state_dir);
+        apply(&current, &router, &state.addresses_now());
+        record_pids(&current, &state.state_dir);
         if instances.changed().await.is_err() {
             return;
         }

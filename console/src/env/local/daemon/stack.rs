@@ -79,70 +79,88 @@ pub struct StackPlan {
     pub addresses: BTreeMap<String, SocketAddr>,
 }
 
-/// What the API and worker instances need to know.
-pub struct StackSettings<'a> {
-    pub api_replicas: u16,
-    pub workers: u16,
-    pub admin_token: &'a str,
+/// Everything needed to start one more instance of the stack: `up` plans the initial
+/// ones from it, a rollout its canaries.
+#[derive(Debug, Clone)]
+pub struct StackTemplate {
+    pub binaries: Binaries,
+    /// DATABASE_URL, REDIS_URL and friends for every instance.
+    pub dependency_env: Vec<(String, String)>,
+    pub state_dir: StateDir,
+    pub admin_token: String,
 }
 
-pub fn plan(
-    binaries: &Binaries,
-    deps: &Dependencies,
-    state_dir: &StateDir,
-    settings: &StackSettings<'_>,
-) -> anyhow::Result<StackPlan> {
-    let mut specs = Vec::new();
-    let mut addresses = BTreeMap::new();
-    for index in 1..=settings.api_replicas {
-        let name = format!("api-{index}");
-        let addr = free_addr()?;
-        let spec = with_common_env(
-            InstanceSpec::new(
-                &name,
-                Workload::Api,
-                &binaries.api,
-                state_dir.instance_log(&name),
-            ),
-            deps,
-        )
-        .env("OPSBOX_API_ADDR", addr.to_string())
-        .env("OPSBOX_ADMIN_TOKEN", settings.admin_token)
-        .readiness(Readiness::http_get(&format!("http://{addr}/ready"))?);
-        specs.push(spec);
-        addresses.insert(name, addr);
-    }
-    for index in 1..=settings.workers {
-        let name = format!("worker-{index}");
-        let addr = free_addr()?;
-        let spec = with_common_env(
-            InstanceSpec::new(
-                &name,
-                Workload::Worker,
-                &binaries.worker,
-                state_dir.instance_log(&name),
-            ),
-            deps,
-        )
-        .env("OPSBOX_WORKER_METRICS_ADDR", addr.to_string())
-        .readiness(Readiness::http_get(&format!("http://{addr}/ready"))?);
-        specs.push(spec);
-        addresses.insert(name, addr);
-    }
-    Ok(StackPlan { specs, addresses })
+/// One API instance to start: which revision, and the revision's environment overrides.
+#[derive(Debug, Clone)]
+pub struct ApiInstance<'a> {
+    pub name: &'a str,
+    pub track: Track,
+    pub revision: &'a str,
+    pub overrides: &'a BTreeMap<String, String>,
 }
 
-fn with_common_env(spec: InstanceSpec, deps: &Dependencies) -> InstanceSpec {
-    let track = Track::Stable;
-    let mut spec = spec
-        .track(track)
-        .revision(INITIAL_REVISION)
-        .env("OPSBOX_TRACK", track.as_str())
-        .env("OPSBOX_RELEASE", INITIAL_REVISION);
-    for (key, value) in deps.env_vars() {
-        spec = spec.env(key, value);
+impl StackTemplate {
+    /// `api_replicas` stable API instances and `workers` workers of the initial revision.
+    pub fn plan(&self, api_replicas: u16, workers: u16) -> anyhow::Result<StackPlan> {
+        let mut plan = StackPlan {
+            specs: Vec::new(),
+            addresses: BTreeMap::new(),
+        };
+        let no_overrides = BTreeMap::new();
+        for index in 1..=api_replicas {
+            let name = format!("api-{index}");
+            let (spec, addr) = self.api(&ApiInstance {
+                name: &name,
+                track: Track::Stable,
+                revision: INITIAL_REVISION,
+                overrides: &no_overrides,
+            })?;
+            plan.specs.push(spec);
+            plan.addresses.insert(name, addr);
+        }
+        for index in 1..=workers {
+            let name = format!("worker-{index}");
+            let addr = free_addr()?;
+            let spec = self
+                .common(&name, Workload::Worker, Track::Stable, INITIAL_REVISION)
+                .env("OPSBOX_WORKER_METRICS_ADDR", addr.to_string())
+                .readiness(Readiness::http_get(&format!("http://{addr}/ready"))?);
+            plan.specs.push(spec);
+            plan.addresses.insert(name, addr);
+        }
+        Ok(plan)
     }
-    spec
+
+    /// An API instance on a port of its own; the revision's overrides come last, so a
+    /// release can change any setting (e.g. `OPSBOX_FAULT_ERROR_RATE` for a bad one).
+    pub fn api(&self, instance: &ApiInstance<'_>) -> anyhow::Result<(InstanceSpec, SocketAddr)> {
+        let addr = free_addr()?;
+        let mut spec = self
+            .common(instance.name, Workload::Api, instance.track, instance.revision)
+            .env("OPSBOX_API_ADDR", addr.to_string())
+            .env("OPSBOX_ADMIN_TOKEN", &self.admin_token)
+            .readiness(Readiness::http_get(&format!("http://{addr}/ready"))?);
+        for (key, value) in instance.overrides {
+            spec = spec.env(key, value);
+        }
+        Ok((spec, addr))
+    }
+
+    fn common(&self, name: &str, workload: Workload, track: Track, revision: &str) -> InstanceSpec {
+        let program = match workload {
+            Workload::Worker => &self.binaries.worker,
+            _ => &self.binaries.api,
+        };
+        let mut spec = InstanceSpec::new(name, workload, program, self.state_dir.instance_log(name))
+            .track(track)
+            .revision(revision)
+            .env("OPSBOX_TRACK", track.as_str())
+            .env("OPSBOX_RELEASE", revision);
+        for (key, value) in &self.dependency_env {
+            spec = spec.env(key, value);
+        }
+        spec
+    }
 }
 
 /// A fixed port per instance, kept across its restarts so the router's table stays valid.

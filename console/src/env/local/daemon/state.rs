@@ -6,11 +6,13 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use chrono::{DateTime, Utc};
 use opsbox_common::queue::JobQueue;
+use opsbox_harness::Dependencies;
 use tokio_util::sync::CancellationToken;
 
 use super::super::router::RouterControl;
 use super::super::state_dir::StateDir;
 use super::super::supervisor::Supervisor;
+use super::stack::StackTemplate;
 use crate::model::EnvironmentPhase;
 
 /// The router as the status shows it.
@@ -32,8 +34,15 @@ pub struct DaemonState {
     pub supervisor: OnceLock<Arc<Supervisor>>,
     pub router: OnceLock<RouterHandle>,
     pub queue: OnceLock<JobQueue>,
-    /// Where each instance serves (API address, worker metrics address).
-    pub addresses: OnceLock<BTreeMap<String, SocketAddr>>,
+    /// Where each instance serves (API address, worker metrics address). Instances
+    /// added later (canaries) register here too.
+    pub addresses: Mutex<BTreeMap<String, SocketAddr>>,
+    /// PostgreSQL and Redis, shared so chaos can stop and restart them.
+    pub deps: OnceLock<Arc<Dependencies>>,
+    /// The bearer token of the API instances' `/admin` endpoints.
+    pub admin_token: OnceLock<String>,
+    /// How to start more instances of the stack (canaries).
+    pub stack: OnceLock<StackTemplate>,
 }
 
 impl DaemonState {
@@ -47,7 +56,10 @@ impl DaemonState {
             supervisor: OnceLock::new(),
             router: OnceLock::new(),
             queue: OnceLock::new(),
-            addresses: OnceLock::new(),
+            addresses: Mutex::new(BTreeMap::new()),
+            deps: OnceLock::new(),
+            admin_token: OnceLock::new(),
+            stack: OnceLock::new(),
         })
     }
 
@@ -57,5 +69,48 @@ impl DaemonState {
 
     pub fn set_phase(&self, phase: EnvironmentPhase) {
         *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = phase;
+    }
+
+    /// Where an instance serves, if it has an address.
+    pub fn address(&self, instance: &str) -> Option<SocketAddr> {
+        self.addresses_now().get(instance).copied()
+    }
+
+    pub fn addresses_now(&self) -> BTreeMap<String, SocketAddr> {
+        self.addresses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn register_address(&self, instance: &str, addr: SocketAddr) {
+        self.addresses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(instance.to_owned(), addr);
+    }
+
+    /// The supervisor, or an error saying the environment is still starting.
+    pub fn running_supervisor(&self) -> Result<&Arc<Supervisor>, NotReady> {
+        self.supervisor.get().ok_or(NotReady("the supervisor"))
+    }
+
+    pub fn running_deps(&self) -> Result<&Arc<Dependencies>, NotReady> {
+        self.deps.get().ok_or(NotReady("PostgreSQL and Redis"))
+    }
+
+    pub fn running_router(&self) -> Result<&RouterHandle, NotReady> {
+        self.router.get().ok_or(NotReady("the router"))
+    }
+}
+
+/// A verb arrived before the part it needs was started.
+#[derive(Debug, thiserror::Error)]
+#[error("the environment is still starting: {0} is not up yet")]
+pub struct NotReady(pub &'static str);
+
+impl From<NotReady> for super::control::ControlError {
+    fn from(error: NotReady) -> Self {
+        super::control::ControlError::conflict(error.to_string())
     }
 }

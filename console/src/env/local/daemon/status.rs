@@ -21,11 +21,7 @@ pub async fn environment_status(state: &DaemonState) -> EnvironmentStatus {
         .unwrap_or_default()
         .iter()
         .map(|snapshot| {
-            let address = state
-                .addresses
-                .get()
-                .and_then(|addresses| addresses.get(&snapshot.name))
-                .map(ToString::to_string);
+            let address = state.address(&snapshot.name).map(|addr| addr.to_string());
             instance_status(snapshot, address, now)
         })
         .collect();
@@ -44,6 +40,7 @@ pub async fn environment_status(state: &DaemonState) -> EnvironmentStatus {
         instances,
         queue: queue_status(state).await,
         router,
+        rollout: None,
     }
 }
 

@@ -12,7 +12,6 @@ usage() {
 
 bin=${BIN_DIR:-target/release}
 port=${DEMO_PORT:-8080}
-router=http://127.0.0.1:$port
 load_pid=
 
 finish() {
@@ -28,28 +27,13 @@ finish() {
   fi
 }
 
-# A few tasks a second through the router, of every kind, so that the queue,
-# the retries and the dead letter have something to show. Until `opsbox load`
-# exists, curl is the load generator.
-background_load() {
-  local kinds=(io io io cpu flaky fail) i=0 id
-  while true; do
-    local kind=${kinds[i % ${#kinds[@]}]}
-    id=$(curl -fs -m 2 "$router/tasks" -H 'content-type: application/json' \
-      -d "{\"title\":\"demo $i\",\"kind\":\"$kind\",\"payload\":{\"ms\":200,\"p\":0.3}}" |
-      sed -n 's/.*"id":"\([^"]*\)".*/\1/p') || true
-    if [[ -n "$id" ]]; then
-      curl -fs -m 2 -X POST -o /dev/null "$router/tasks/$id/run" || true
-    fi
-    i=$((i + 1))
-    sleep 0.3
-  done
-}
-
 main() {
   "$bin/opsbox" up --port "$port"
   trap finish EXIT INT TERM
-  background_load >/dev/null 2>&1 &
+  # Ten requests a second through the router (create, run, read; every task
+  # kind), so that the queue, the retries and the dead letter have something
+  # to show. It ends by itself after a day, or when the demo quits.
+  "$bin/opsbox" load --rps 10 --for 24h --quiet >/dev/null 2>&1 &
   load_pid=$!
   "$bin/opsbox" status --watch
 }

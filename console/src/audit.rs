@@ -185,7 +185,8 @@ mod tests {
     fn entries_round_trip_in_order_and_a_torn_line_is_skipped() {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = AuditLog::new(dir.path().join("sub/audit.jsonl"));
-        log.append(&entry("chaos.kill", Outcome::Ok)).expect("append");
+        log.append(&entry("chaos.kill", Outcome::Ok))
+            .expect("append");
         std::fs::OpenOptions::new()
             .append(true)
             .open(log.path())
@@ -223,7 +224,10 @@ mod tests {
     #[test]
     fn outcomes_serialize_with_their_message() {
         let json = serde_json::to_value(Outcome::Error("boom".into())).expect("json");
-        assert_eq!(json, serde_json::json!({ "status": "error", "message": "boom" }));
+        assert_eq!(
+            json,
+            serde_json::json!({ "status": "error", "message": "boom" })
+        );
         let json = serde_json::to_value(Outcome::Ok).expect("json");
         assert_eq!(json, serde_json::json!({ "status": "ok" }));
     }

@@ -9,7 +9,15 @@ use crate::env::local::daemon::{self, DaemonConfig, MAX_REPLICAS};
 use crate::env::local::StateDir;
 use crate::slo::{generate, SloSpec};
 
+mod audit;
+mod chaos;
+mod drill;
+mod load;
 mod local;
+mod queue;
+mod rollout;
+mod rollout_view;
+mod slo;
 mod status_table;
 
 #[derive(Debug, Parser)]
@@ -24,15 +32,31 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Service level objectives: the spec and what is generated from it.
-    #[command(subcommand)]
-    Slo(SloCommand),
+    /// Service level objectives: status (exit code 3 while a page alert is active), or
+    /// `slo rules` to regenerate what comes from the spec.
+    Slo(slo::SloArgs),
     /// Start the local environment in the background and wait until it is ready.
     Up(UpArgs),
     /// Show instances, queue depth and traffic split of the running environment.
     Status(StatusArgs),
+    /// Chaos primitives: kill an instance, take a dependency away, inject API faults.
+    #[command(subcommand)]
+    Chaos(chaos::ChaosCommand),
+    /// Chaos drills: scripted experiments with a steady-state hypothesis and a verdict.
+    #[command(subcommand)]
+    Drill(drill::DrillCommand),
+    /// Canary rollouts of the API: start, status, promote, abort, retry, undo.
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
+    /// List the audit log: every mutating operation, who, when, and its outcome.
+    Audit(audit::AuditArgs),
     /// Stop the local environment; no process of it survives.
     Down,
+    /// Send bounded synthetic traffic to the task API and report what came back.
+    Load(load::LoadArgs),
+    /// The job queue: depth, throughput and dead letters; `queue requeue` gives dead
+    /// tasks a fresh run.
+    Queue(queue::QueueArgs),
     /// Run the local environment's daemon (started by `up`).
     #[command(name = "__daemon", hide = true)]
     Daemon(DaemonArgs),
@@ -86,10 +110,20 @@ pub struct RulesArgs {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Slo(SloCommand::Rules(args)) => slo_rules(&args),
+        Command::Slo(slo::SloArgs {
+            command: Some(SloCommand::Rules(args)),
+            ..
+        }) => slo_rules(&args),
+        Command::Slo(args) => slo::status(&state_dir(cli.state_dir.as_deref())?, &args.status),
         Command::Up(args) => local::up(&state_dir(cli.state_dir.as_deref())?, &args),
         Command::Status(args) => local::status(&state_dir(cli.state_dir.as_deref())?, &args),
+        Command::Rollout(command) => rollout::run(&state_dir(cli.state_dir.as_deref())?, &command),
+        Command::Audit(args) => audit::run(&state_dir(cli.state_dir.as_deref())?, &args),
         Command::Down => local::down(&state_dir(cli.state_dir.as_deref())?),
+        Command::Chaos(command) => chaos::run(&state_dir(cli.state_dir.as_deref())?, &command),
+        Command::Drill(command) => drill::run(&state_dir(cli.state_dir.as_deref())?, &command),
+        Command::Load(args) => load::load(&state_dir(cli.state_dir.as_deref())?, &args),
+        Command::Queue(args) => queue::run(&state_dir(cli.state_dir.as_deref())?, &args),
         Command::Daemon(args) => daemon::run(DaemonConfig {
             state_dir: state_dir(cli.state_dir.as_deref())?,
             api_replicas: args.up.api_replicas,
@@ -97,6 +131,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             port: args.up.port,
         }),
     }
+}
+
+/// A failure with an exit code of its own; every other error exits 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitWith {
+    pub code: u8,
+    pub message: String,
+}
+
+/// The exit code for a command that failed with `error`.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    error.downcast_ref::<ExitWith>().map_or(1, |exit| exit.code)
 }
 
 fn state_dir(dir: Option<&std::path::Path>) -> anyhow::Result<StateDir> {
@@ -144,7 +191,11 @@ mod tests {
     #[test]
     fn slo_rules_defaults_to_the_repository_layout() {
         let cli = Cli::try_parse_from(["opsbox", "slo", "rules"]).expect("parses");
-        let Command::Slo(SloCommand::Rules(args)) = cli.command else {
+        let Command::Slo(slo::SloArgs {
+            command: Some(SloCommand::Rules(args)),
+            ..
+        }) = cli.command
+        else {
             panic!("not slo rules");
         };
         assert_eq!(args.spec, PathBuf::from("observability/slo.yaml"));
@@ -159,11 +210,48 @@ mod tests {
             "/tmp/x",
         ])
         .expect("parses");
-        let Command::Slo(SloCommand::Rules(args)) = cli.command else {
+        let Command::Slo(slo::SloArgs {
+            command: Some(SloCommand::Rules(args)),
+            ..
+        }) = cli.command
+        else {
             panic!("not slo rules");
         };
         assert_eq!(args.spec, PathBuf::from("s.yaml"));
         assert_eq!(args.out_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn slo_without_a_subcommand_is_the_status_with_its_options() {
+        use crate::model::slo::{SloScope, SourceChoice};
+        let cli = Cli::try_parse_from(["opsbox", "slo"]).expect("parses");
+        let Command::Slo(args) = cli.command else {
+            panic!("not slo");
+        };
+        assert!(args.command.is_none());
+        assert!(!args.status.json);
+        assert_eq!(args.status.source, SourceChoice::Auto);
+        assert_eq!(args.status.scope, SloScope::All);
+        let cli = Cli::try_parse_from([
+            "opsbox", "slo", "--json", "--source", "prometheus", "--scope", "canary",
+        ])
+        .expect("parses");
+        let Command::Slo(args) = cli.command else {
+            panic!("not slo");
+        };
+        assert!(args.status.json);
+        assert_eq!(args.status.source, SourceChoice::Prometheus);
+        assert_eq!(args.status.scope, SloScope::Canary);
+        for bad in [
+            &["opsbox", "slo", "--source", "grafana"][..],
+            &["opsbox", "slo", "--scope", "blue"],
+            &["opsbox", "slo", "--json", "rules"],
+        ] {
+            assert!(
+                Cli::try_parse_from(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! OpsBox operator console: the CLI, and the SLO engine it shares with the TUI.
 
 pub mod audit;
+pub mod chaos;
 pub mod cli;
+pub mod drill;
 pub mod env;
+pub mod load;
 pub mod model;
 pub mod slo;
+pub mod sources;
+pub mod tui;

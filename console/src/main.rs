@@ -10,7 +10,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("opsbox: {err:#}");
-            ExitCode::FAILURE
+            ExitCode::from(opsbox::cli::exit_code(&err))
         }
     }
 }

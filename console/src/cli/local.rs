@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use super::status_table;
 use super::{StatusArgs, UpArgs};
+use crate::audit::{AuditEntry, AuditLog, Outcome};
 use crate::env::local::lifecycle::{self, DownOutcome, UpRequest};
 use crate::env::local::{process, ControlClient, LocalEnvironment, StateDir};
 use crate::env::Environment;
@@ -13,7 +14,7 @@ use crate::env::Environment;
 /// How often `status --watch` refreshes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -26,9 +27,35 @@ pub fn up(state: &StateDir, args: &UpArgs) -> anyhow::Result<()> {
         workers: args.workers,
         port: args.port,
     };
-    let status = runtime()?.block_on(lifecycle::up(state, request))?;
-    print!("{}", status_table::ready_summary(&status, state));
+    let result = runtime()?.block_on(lifecycle::up(state, request));
+    audit(
+        state,
+        "up",
+        serde_json::json!({
+            "api_replicas": args.api_replicas,
+            "workers": args.workers,
+            "port": args.port,
+        }),
+        &result,
+    );
+    print!("{}", status_table::ready_summary(&result?, state));
     Ok(())
+}
+
+/// Records a lifecycle verb; `up` and `down` change the environment like any other verb.
+fn audit<T>(
+    state: &StateDir,
+    action: &str,
+    parameters: serde_json::Value,
+    result: &anyhow::Result<T>,
+) {
+    AuditLog::new(state.audit_log()).record(&AuditEntry::by_current_user(
+        "local",
+        action,
+        &state.root().display().to_string(),
+        parameters,
+        Outcome::from_result(result),
+    ));
 }
 
 pub fn status(state: &StateDir, args: &StatusArgs) -> anyhow::Result<()> {
@@ -63,7 +90,7 @@ fn render(status: &crate::model::EnvironmentStatus, json: bool) -> anyhow::Resul
     }
 }
 
-fn connect(state: &StateDir) -> anyhow::Result<LocalEnvironment> {
+pub(super) fn connect(state: &StateDir) -> anyhow::Result<LocalEnvironment> {
     let Some(client) = ControlClient::from_state_dir(state)? else {
         anyhow::bail!(
             "no local environment is running in {}; start one with `opsbox up`",
@@ -81,7 +108,12 @@ fn connect(state: &StateDir) -> anyhow::Result<LocalEnvironment> {
 }
 
 pub fn down(state: &StateDir) -> anyhow::Result<()> {
-    match runtime()?.block_on(lifecycle::down(state))? {
+    let result = runtime()?.block_on(lifecycle::down(state));
+    // A `down` with nothing to stop changed nothing; it is not worth a line.
+    if !matches!(result, Ok(DownOutcome::NothingRunning)) {
+        audit(state, "down", serde_json::json!({}), &result);
+    }
+    match result? {
         DownOutcome::Stopped { daemon_pid } => println!(
             "stopped the local environment in {} (daemon pid {daemon_pid}); no process of it is left",
             state.root().display()

@@ -106,6 +106,9 @@ pub fn ready_summary(status: &EnvironmentStatus, state: &StateDir) -> String {
                 .map_or_else(|| "-".to_owned(), |path| path.display().to_string())
         );
     }
+    if let Some(prometheus) = &status.prometheus_url {
+        let _ = writeln!(out, "  prometheus    {prometheus}  (SLOs: `opsbox slo`)");
+    }
     let _ = writeln!(out, "  state dir     {}", state.root().display());
     let _ = writeln!(out, "  daemon log    {}", state.daemon_log().display());
     out.push_str("see `opsbox status`; stop with `opsbox down`\n");
@@ -154,6 +157,7 @@ mod tests {
                 canary_upstreams: vec![],
             }),
             rollout: None,
+            prometheus_url: None,
         };
         let table = render(&status, started_at + chrono::Duration::seconds(3700));
         assert!(table.contains("up 1h01m"), "{table}");

@@ -1,8 +1,14 @@
 //! Plain state the console shows, filled by any environment: instances, queue depth, traffic split, rollout.
 
+mod queue;
 mod rollout;
+pub mod slo;
 mod status;
 
+pub use queue::{
+    DeadLetter, DeadLetters, DiscardedLetter, ProcessedTotals, QueueOverview, RequeueReport,
+    RequeueRequest,
+};
 pub use rollout::{
     AnalysisMeasurement, AnalysisPhase, AnalysisRun, AnalysisStep, PauseStep, Revision,
     RolloutEvent, RolloutPhase, RolloutStatus, RolloutStep, MAX_REVISIONS, MAX_ROLLOUT_EVENTS,

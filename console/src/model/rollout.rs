@@ -81,6 +81,8 @@ pub struct Revision {
     pub name: String,
     pub overrides: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
+    /// When it last became the stable revision; `undo` goes back to the one before.
+    pub last_stable_at: Option<DateTime<Utc>>,
 }
 
 /// How one analysis run (or one of its measurements) ended.
@@ -165,7 +167,12 @@ mod tests {
     #[test]
     fn steps_read_as_argo_writes_them() {
         let yaml = "- setWeight: 10\n- pause: {duration: 30s}\n- analysis: {}\n- pause: {}\n";
-        let steps: Vec<RolloutStep> = serde_yaml::from_str(yaml).expect("parses");
+        let parse = |yaml: &str| -> Result<Vec<RolloutStep>, serde_yaml::Error> {
+            serde_yaml::with::singleton_map_recursive::deserialize(
+                serde_yaml::Deserializer::from_str(yaml),
+            )
+        };
+        let steps = parse(yaml).expect("parses");
         assert_eq!(
             steps,
             [
@@ -179,6 +186,6 @@ mod tests {
         );
         let shown: Vec<String> = steps.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["setWeight 10", "pause 30s", "analysis", "pause"]);
-        assert!(serde_yaml::from_str::<Vec<RolloutStep>>("- setWait: 3").is_err());
+        assert!(parse("- setWait: 3").is_err());
     }
 }

@@ -107,4 +107,7 @@ pub struct EnvironmentStatus {
     /// The API's rollout; `None` until the environment has loaded it.
     #[serde(default)]
     pub rollout: Option<super::RolloutStatus>,
+    /// The Prometheus the environment runs (local: when `prometheus` is on PATH).
+    #[serde(default)]
+    pub prometheus_url: Option<String>,
 }

@@ -21,6 +21,9 @@ pub const DEFAULT_PERIOD: PromDuration = PromDuration::from_minutes(30 * 24 * 60
 /// the histogram bucket, so a spec that matched on them would fight the rules.
 pub const RESERVED_LABELS: [&str; 2] = ["track", "le"];
 
+/// The text of `observability/slo.yaml` at build time.
+pub const BUILTIN_SPEC: &str = include_str!("../../../observability/slo.yaml");
+
 /// The whole spec: every SLO of OpsBox and where their dashboard lives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SloSpec {
@@ -169,6 +172,12 @@ pub enum SpecError {
 
 impl SloSpec {
     /// Parses and validates the YAML text of a spec.
+    /// The spec committed at `observability/slo.yaml`, built into the binary so the
+    /// daemon and the console judge by the same numbers from any directory.
+    pub fn builtin() -> Result<Self, SpecError> {
+        Self::from_yaml(BUILTIN_SPEC)
+    }
+
     pub fn from_yaml(text: &str) -> Result<Self, SpecError> {
         let raw: RawSpec =
             serde_yaml::from_str(text).map_err(|err| SpecError::Document(err.to_string()))?;

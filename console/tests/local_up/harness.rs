@@ -10,6 +10,9 @@ use nix::unistd::Pid;
 use opsbox::model::EnvironmentStatus;
 use opsbox_harness::Dependencies;
 
+/// Turns the local environment's Prometheus off, or on.
+const PROMETHEUS_ENV: &str = "OPSBOX_PROMETHEUS";
+
 /// How long one `opsbox` command may take (`up` includes initdb on a fresh state dir).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -28,7 +31,9 @@ impl LocalEnv {
         assert_service_binaries_built();
         let state_dir = tempfile::tempdir().expect("temp state dir");
         let port = opsbox_harness::free_port().expect("free port");
-        let mut env = Vec::new();
+        // One process fewer to start and scrape on a small machine, and the instance
+        // counts the tests expect; the tests about Prometheus ask for it.
+        let mut env = vec![(PROMETHEUS_ENV.to_owned(), "off".to_owned())];
         let mut deps = None;
         if std::env::var_os("DATABASE_URL").is_some_and(|url| !url.is_empty()) {
             let shared = Dependencies::start().await.expect("dependencies from env");
@@ -48,6 +53,21 @@ impl LocalEnv {
             env,
             _deps: deps,
         }
+    }
+
+    /// Lets the daemon run Prometheus (it must be on PATH: the Debian `prometheus` package).
+    #[allow(dead_code)] // Used by tests/slo_agreement.rs, which shares this file.
+    pub fn with_prometheus(mut self) -> Self {
+        self.env.retain(|(key, _)| key != PROMETHEUS_ENV);
+        self
+    }
+
+    /// Sets a variable for every `opsbox` this environment runs (the daemon inherits it).
+    #[allow(dead_code)] // Not every test binary sharing this file sets one.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.retain(|(existing, _)| existing != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn root(&self) -> &Path {

@@ -8,3 +8,4 @@
 mod cli_errors;
 mod harness;
 mod lifecycle;
+mod rollout;

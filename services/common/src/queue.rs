@@ -41,6 +41,10 @@ pub struct Job {
     /// The last attempt's error, kept for the dead-letter browser.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When the job was dead-lettered (ms since the epoch), stamped by
+    /// [`JobQueue::dead_letter`] for the dead-letter browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_at_ms: Option<i64>,
 }
 
 impl Job {
@@ -58,6 +62,7 @@ impl Job {
             ready_at_ms: now_ms(),
             trace,
             last_error: None,
+            dead_at_ms: None,
         }
     }
 
@@ -150,6 +155,17 @@ redis.call('LPUSH', KEYS[2], ARGV[2])
 if redis.call('HGET', KEYS[3], ARGV[3]) == ARGV[1] then
   redis.call('HDEL', KEYS[3], ARGV[3])
 end
+return removed
+";
+
+// The dead entry goes away and the fresh delivery becomes ready in one step,
+// so a requeue can neither lose the job nor run it twice. The fresh job is
+// enqueued even when the dead entry was already gone: the caller owns the new
+// run (its guarded database update won), and that run needs a delivery.
+const REQUEUE_DEAD: &str = r"
+local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('LPUSH', KEYS[2], ARGV[3])
 return removed
 ";
 
@@ -300,14 +316,19 @@ impl JobQueue {
             .map(|_| ())
     }
 
-    /// Moves a job that used up its attempts to the dead letter.
+    /// Moves a job that used up its attempts to the dead letter, stamped
+    /// with the time it got there.
     pub async fn dead_letter(&self, worker: &str, raw: &str, dead: &Job) -> Result<(), RedisError> {
         let keys = [
             self.keys.processing(worker),
             self.keys.dead(),
             self.keys.live(),
         ];
-        let args = (raw.to_owned(), dead.encode(), dead.task_id.to_string());
+        let stamped = Job {
+            dead_at_ms: dead.dead_at_ms.or_else(|| Some(now_ms())),
+            ..dead.clone()
+        };
+        let args = (raw.to_owned(), stamped.encode(), dead.task_id.to_string());
         self.redis
             .run(|mut c| async move {
                 Script::new(DEAD_LETTER)
@@ -506,5 +527,139 @@ impl JobQueue {
             })
             .await?;
         Ok(raw.iter().filter_map(|r| Job::decode(r).ok()).collect())
+    }
+
+    /// The job a consumer takes next: the oldest ready one (consumers take
+    /// from the right end of the ready list).
+    pub async fn oldest_ready(&self) -> Result<Option<Job>, RedisError> {
+        let ready = self.keys.ready();
+        let raw: Option<String> = self
+            .redis
+            .run(|mut c| async move {
+                redis::cmd("LINDEX")
+                    .arg(ready)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(raw.and_then(|raw| Job::decode(&raw).ok()))
+    }
+
+    /// The newest `limit` dead entries as stored, newest first: what a
+    /// requeue needs to remove exactly the entry it read.
+    pub async fn dead_entries(&self, limit: usize) -> Result<Vec<String>, RedisError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let dead = self.keys.dead();
+        let stop = i64::try_from(limit).unwrap_or(i64::MAX).saturating_sub(1);
+        self.redis
+            .run(|mut c| async move {
+                redis::cmd("LRANGE")
+                    .arg(dead)
+                    .arg(0)
+                    .arg(stop)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await
+    }
+
+    /// The dead entry of `task_id` (the newest one, if it died more than
+    /// once), read page by page so a long dead letter is never loaded whole.
+    pub async fn find_dead(&self, task_id: Uuid) -> Result<Option<(String, Job)>, RedisError> {
+        const PAGE: i64 = 500;
+        let mut start = 0i64;
+        loop {
+            let dead = self.keys.dead();
+            let page: Vec<String> = self
+                .redis
+                .run(|mut c| async move {
+                    redis::cmd("LRANGE")
+                        .arg(dead)
+                        .arg(start)
+                        .arg(start + PAGE - 1)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            let found = page.iter().find_map(|raw| {
+                Job::decode(raw)
+                    .ok()
+                    .filter(|job| job.task_id == task_id)
+                    .map(|job| (raw.clone(), job))
+            });
+            if found.is_some() || i64::try_from(page.len()).unwrap_or(0) < PAGE {
+                return Ok(found);
+            }
+            start += PAGE;
+        }
+    }
+
+    /// Replaces the dead entry `dead_raw` with `fresh`, a new delivery of
+    /// the task, made ready at once. True when the dead entry was still
+    /// there; `fresh` is enqueued either way (see the script).
+    pub async fn requeue_dead(&self, dead_raw: &str, fresh: &Job) -> Result<bool, RedisError> {
+        let keys = [self.keys.dead(), self.keys.ready(), self.keys.live()];
+        let args = (
+            dead_raw.to_owned(),
+            fresh.task_id.to_string(),
+            fresh.encode(),
+        );
+        self.redis
+            .run(|mut c| async move {
+                Script::new(REQUEUE_DEAD)
+                    .key(&keys[..])
+                    .arg(args.0)
+                    .arg(args.1)
+                    .arg(args.2)
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await
+            .map(|removed| removed > 0)
+    }
+
+    /// Removes one dead entry that can never run again (its task was
+    /// re-run or deleted); true when it was there.
+    pub async fn discard_dead(&self, dead_raw: &str) -> Result<bool, RedisError> {
+        let (dead, raw) = (self.keys.dead(), dead_raw.to_owned());
+        self.redis
+            .run(|mut c| async move {
+                redis::cmd("LREM")
+                    .arg(dead)
+                    .arg(1)
+                    .arg(raw)
+                    .query_async::<i64>(&mut c)
+                    .await
+            })
+            .await
+            .map(|removed| removed > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_without_a_dead_time_still_decodes_and_the_stamp_round_trips() {
+        let job = Job::new(Uuid::new_v4(), Uuid::new_v4(), TaskKind::Io, HashMap::new());
+        let raw = job.encode();
+        assert!(
+            !raw.contains("dead_at_ms"),
+            "absent stamps are not written: {raw}"
+        );
+        assert_eq!(Job::decode(&raw).expect("decodes"), job);
+
+        let dead = Job {
+            dead_at_ms: Some(1_700_000_000_000),
+            last_error: Some("boom".to_owned()),
+            ..job
+        };
+        let decoded = Job::decode(&dead.encode()).expect("decodes");
+        assert_eq!(decoded.dead_at_ms, Some(1_700_000_000_000));
+        assert_eq!(decoded, dead);
     }
 }

@@ -3,7 +3,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
@@ -50,6 +50,7 @@ pub struct PostgresServer {
     process: Mutex<Option<ManagedProcess>>,
     /// Mirror of the postmaster's pid for lock-free reads (0: not running).
     pid: AtomicU32,
+    paused: AtomicBool,
 }
 
 impl PostgresServer {
@@ -70,6 +71,7 @@ impl PostgresServer {
             database_url,
             pid: AtomicU32::new(process.pid()),
             process: Mutex::new(Some(process)),
+            paused: AtomicBool::new(false),
         })
     }
 
@@ -110,10 +112,47 @@ impl PostgresServer {
         let mut slot = self.process.lock().await;
         if let Some(process) = slot.take() {
             self.pid.store(0, Ordering::Release);
+            // Frozen backends would hold the shutdown until the grace ran out.
+            if self.paused.swap(false, Ordering::AcqRel) {
+                process.signal_group(Signal::SIGCONT)?;
+            }
             process.stop(SHUTDOWN_SIGNAL, SHUTDOWN_GRACE).await?;
             tracing::debug!(port = self.port, "PostgreSQL stopped");
         }
         Ok(())
+    }
+
+    /// True while paused with [`PostgresServer::pause`].
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Freezes the postmaster and every backend with SIGSTOP to their process group,
+    /// like a hung database: open connections stay open and nothing is answered; new
+    /// connections are accepted by the kernel and then stall.
+    pub async fn pause(&self) -> Result<()> {
+        self.signal_group_while_running(Signal::SIGSTOP).await?;
+        self.paused.store(true, Ordering::Release);
+        tracing::debug!(port = self.port, "PostgreSQL paused");
+        Ok(())
+    }
+
+    /// Undoes [`PostgresServer::pause`] with SIGCONT.
+    pub async fn resume(&self) -> Result<()> {
+        self.signal_group_while_running(Signal::SIGCONT).await?;
+        self.paused.store(false, Ordering::Release);
+        tracing::debug!(port = self.port, "PostgreSQL resumed");
+        Ok(())
+    }
+
+    async fn signal_group_while_running(&self, signal: Signal) -> Result<()> {
+        let slot = self.process.lock().await;
+        let process = slot.as_ref().ok_or(HarnessError::WrongState {
+            server: SERVER,
+            state: "stopped",
+            hint: "call start() before it can be paused or resumed",
+        })?;
+        process.signal_group(signal)
     }
 
     /// Starts the server again on the same port and data; a no-op when it is running.
@@ -130,6 +169,7 @@ impl PostgresServer {
             .await
             .map_err(|error| error.on_fixed_port(SERVER, self.port))?;
         self.pid.store(process.pid(), Ordering::Release);
+        self.paused.store(false, Ordering::Release);
         *slot = Some(process);
         Ok(())
     }

@@ -186,6 +186,22 @@ impl ManagedProcess {
         }
     }
 
+    /// Sends a signal to the whole process group (a server and its children, such as
+    /// PostgreSQL's backends) unless the leader has been reaped.
+    pub fn signal_group(&self, signal: Signal) -> Result<()> {
+        if self.exit_status.is_some() {
+            return Ok(());
+        }
+        // The group id is the leader's pid, which cannot be reused before we reap it.
+        match killpg(self.pid, signal) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(HarnessError::Io {
+                action: format!("send {signal} to {} (process group {})", self.name, self.pid),
+                cause: errno.into(),
+            }),
+        }
+    }
+
     /// The exit status if the process has exited; reaps it.
     pub fn exit_status(&mut self) -> Result<Option<ExitStatus>> {
         if self.exit_status.is_none() {

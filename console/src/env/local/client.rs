@@ -103,7 +103,9 @@ impl ControlClient {
             .timeout(timeout)
             .send()
             .await
-            .with_context(|| format!("the daemon at {} does not answer", self.record.control_addr))?;
+            .with_context(|| {
+                format!("the daemon at {} does not answer", self.record.control_addr)
+            })?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod daemon_record;
 pub mod lifecycle;
 pub mod process;
+pub mod rollout_api;
 pub mod router;
 pub mod secret;
 pub mod state_dir;

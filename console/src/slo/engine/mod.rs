@@ -4,6 +4,7 @@
 //! value per minute over 1d, one per ten minutes over the longest period; at
 //! a 15 s scrape and a 30 d period at most 49,952 bytes of rings plus labels.
 
+mod counters;
 mod evaluate;
 mod exposition;
 mod history;
@@ -13,6 +14,7 @@ mod selection;
 mod store;
 mod tier;
 
+pub use counters::{EventTotals, SloCounters};
 pub use evaluate::{evaluate_slo, AlertState, BudgetExhaustion, SloStatus, WindowStatus};
 pub use exposition::{counter_samples, CounterSample};
 pub use layout::TierLayout;

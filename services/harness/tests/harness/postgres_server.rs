@@ -105,3 +105,41 @@ async fn restart_reports_a_port_taken_meanwhile() {
         .await
         .expect("select 1");
 }
+
+#[tokio::test]
+async fn paused_postgres_hangs_resumes_and_stops_quickly_while_paused() {
+    let deps = Dependencies::private().await.expect("start dependencies");
+    let server = deps.postgres().expect("private PostgreSQL");
+    let mut connection = pg_connect(deps.database_url()).await;
+
+    server.pause().await.expect("pause");
+    assert!(server.is_paused());
+    assert!(server.is_running().await.expect("check"), "paused still runs");
+    // The backend of an open connection is frozen too, not only the postmaster.
+    let frozen = tokio::time::timeout(
+        Duration::from_millis(300),
+        sqlx::query("SELECT 1").execute(&mut connection),
+    )
+    .await;
+    assert!(frozen.is_err(), "a paused server must not answer: {frozen:?}");
+
+    server.resume().await.expect("resume");
+    assert!(!server.is_paused());
+    let mut fresh = pg_connect(deps.database_url()).await;
+    sqlx::query("SELECT 1")
+        .execute(&mut fresh)
+        .await
+        .expect("answers after resume");
+    drop(connection);
+
+    server.pause().await.expect("pause again");
+    let started = Instant::now();
+    server.stop().await.expect("stop while paused");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping a paused server waited for its grace: {:?}",
+        started.elapsed()
+    );
+    assert!(!server.is_paused());
+    server.resume().await.expect_err("a stopped server cannot be resumed");
+}

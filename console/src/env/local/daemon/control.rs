@@ -27,6 +27,11 @@ pub async fn serve(listener: TcpListener, state: Arc<DaemonState>, stop: Cancell
     let app = Router::new()
         .route("/status", get(status))
         .route("/shutdown", post(shutdown))
+        .merge(super::chaos::routes())
+        .merge(super::queue::routes())
+        .merge(super::slo::routes())
+        .merge(super::rollout::routes())
+        .merge(super::instances::routes())
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
     if let Err(error) = axum::serve(listener, app)

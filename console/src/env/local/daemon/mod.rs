@@ -4,8 +4,14 @@
 //! terminal. It writes `daemon.json` as soon as its control endpoint listens, so `up`
 //! can watch it start and a second `up` can see it; it removes the file when it stops.
 
+mod chaos;
 mod control;
+mod instances;
+mod prometheus;
+mod queue;
+mod rollout;
 mod router_sync;
+mod slo;
 mod stack;
 mod state;
 mod status;
@@ -193,7 +199,13 @@ async fn start_instances(
         state_dir: config.state_dir.clone(),
         admin_token,
     };
-    let plan = stack.plan(config.api_replicas, config.workers)?;
+    // The saved rollout state says which revision is stable (after a rollout, not v1).
+    let rollout = rollout::prepare(&config.state_dir)?;
+    let stable = rollout
+        .stable()
+        .cloned()
+        .context("the rollout state has no stable revision")?;
+    let plan = stack.plan(&stable, config.api_replicas, config.workers)?;
     let _ = state.stack.set(stack);
     let supervisor = Arc::new(Supervisor::new(SupervisorConfig::default())?);
     let _ = state.supervisor.set(supervisor.clone());
@@ -208,6 +220,14 @@ async fn start_instances(
     for spec in plan.specs {
         supervisor.add(spec)?;
     }
+    let spec = crate::slo::SloSpec::builtin().context("the built-in SLO spec")?;
+    let _ = state.rollout.set(rollout::RolloutController::spawn(
+        rollout,
+        state.clone(),
+        &spec,
+    )?);
+    prometheus::start(state, &supervisor)?;
+    slo::start(state)?;
     let mut instances = supervisor.subscribe();
     let all_running = instances.wait_for(|all| {
         all.values()

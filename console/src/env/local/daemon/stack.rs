@@ -11,6 +11,7 @@ use super::super::binaries::Binaries;
 use super::super::state_dir::StateDir;
 use super::super::supervisor::{InstanceSpec, Readiness, Workload};
 use crate::env::Track;
+use crate::model::Revision;
 
 /// The revision the stack starts with; rollouts introduce the next ones.
 pub const INITIAL_REVISION: &str = "v1";
@@ -100,20 +101,24 @@ pub struct ApiInstance<'a> {
 }
 
 impl StackTemplate {
-    /// `api_replicas` stable API instances and `workers` workers of the initial revision.
-    pub fn plan(&self, api_replicas: u16, workers: u16) -> anyhow::Result<StackPlan> {
+    /// `api_replicas` API instances of the stable revision and `workers` workers.
+    pub fn plan(
+        &self,
+        stable: &Revision,
+        api_replicas: u16,
+        workers: u16,
+    ) -> anyhow::Result<StackPlan> {
         let mut plan = StackPlan {
             specs: Vec::new(),
             addresses: BTreeMap::new(),
         };
-        let no_overrides = BTreeMap::new();
         for index in 1..=api_replicas {
             let name = format!("api-{index}");
             let (spec, addr) = self.api(&ApiInstance {
                 name: &name,
                 track: Track::Stable,
-                revision: INITIAL_REVISION,
-                overrides: &no_overrides,
+                revision: &stable.name,
+                overrides: &stable.overrides,
             })?;
             plan.specs.push(spec);
             plan.addresses.insert(name, addr);
@@ -122,7 +127,7 @@ impl StackTemplate {
             let name = format!("worker-{index}");
             let addr = free_addr()?;
             let spec = self
-                .common(&name, Workload::Worker, Track::Stable, INITIAL_REVISION)
+                .common(&name, Workload::Worker, Track::Stable, &stable.name)
                 .env("OPSBOX_WORKER_METRICS_ADDR", addr.to_string())
                 .readiness(Readiness::http_get(&format!("http://{addr}/ready"))?);
             plan.specs.push(spec);
@@ -136,7 +141,12 @@ impl StackTemplate {
     pub fn api(&self, instance: &ApiInstance<'_>) -> anyhow::Result<(InstanceSpec, SocketAddr)> {
         let addr = free_addr()?;
         let mut spec = self
-            .common(instance.name, Workload::Api, instance.track, instance.revision)
+            .common(
+                instance.name,
+                Workload::Api,
+                instance.track,
+                instance.revision,
+            )
             .env("OPSBOX_API_ADDR", addr.to_string())
             .env("OPSBOX_ADMIN_TOKEN", &self.admin_token)
             .readiness(Readiness::http_get(&format!("http://{addr}/ready"))?);
@@ -151,11 +161,12 @@ impl StackTemplate {
             Workload::Worker => &self.binaries.worker,
             _ => &self.binaries.api,
         };
-        let mut spec = InstanceSpec::new(name, workload, program, self.state_dir.instance_log(name))
-            .track(track)
-            .revision(revision)
-            .env("OPSBOX_TRACK", track.as_str())
-            .env("OPSBOX_RELEASE", revision);
+        let mut spec =
+            InstanceSpec::new(name, workload, program, self.state_dir.instance_log(name))
+                .track(track)
+                .revision(revision)
+                .env("OPSBOX_TRACK", track.as_str())
+                .env("OPSBOX_RELEASE", revision);
         for (key, value) in &self.dependency_env {
             spec = spec.env(key, value);
         }

@@ -43,6 +43,12 @@ pub struct DaemonState {
     pub admin_token: OnceLock<String>,
     /// How to start more instances of the stack (canaries).
     pub stack: OnceLock<StackTemplate>,
+    /// The API's canary rollouts; set once instances are planned.
+    pub rollout: OnceLock<super::rollout::RolloutController>,
+    /// The local Prometheus, when one runs (`prometheus` on PATH).
+    pub prometheus: OnceLock<super::prometheus::PrometheusHandle>,
+    /// The embedded SLO engine and its scrape targets.
+    pub slo: OnceLock<Arc<super::slo::EmbeddedSlo>>,
 }
 
 impl DaemonState {
@@ -60,6 +66,9 @@ impl DaemonState {
             deps: OnceLock::new(),
             admin_token: OnceLock::new(),
             stack: OnceLock::new(),
+            rollout: OnceLock::new(),
+            prometheus: OnceLock::new(),
+            slo: OnceLock::new(),
         })
     }
 

@@ -40,7 +40,11 @@ pub async fn environment_status(state: &DaemonState) -> EnvironmentStatus {
         instances,
         queue: queue_status(state).await,
         router,
-        rollout: None,
+        rollout: rollout_status(state),
+        prometheus_url: state
+            .prometheus
+            .get()
+            .map(|prometheus| prometheus.url.clone()),
     }
 }
 
@@ -84,4 +88,30 @@ fn instance_status(
         last_exit: snapshot.last_exit.as_ref().map(|exit| exit.summary.clone()),
         last_error: snapshot.last_error.clone(),
     }
+}
+
+/// The rollout, with the canary instances that are ready right now.
+fn rollout_status(state: &DaemonState) -> Option<crate::model::RolloutStatus> {
+    let mut rollout = state.rollout.get()?.status();
+    let ready = state
+        .supervisor
+        .get()
+        .map(|supervisor| {
+            supervisor
+                .snapshot()
+                .iter()
+                .filter(|instance| {
+                    instance.workload == super::super::supervisor::Workload::Api
+                        && instance.track == Track::Canary
+                        && instance.state == crate::model::InstanceState::Running
+                })
+                .count()
+        })
+        .unwrap_or_default();
+    rollout.canary_ready = u16::try_from(ready).unwrap_or(u16::MAX);
+    // The router's weight is the truth; the rollout records it a moment later.
+    if let Some(router) = state.router.get() {
+        rollout.canary_weight = router.control.canary_weight().percent();
+    }
+    Some(rollout)
 }

@@ -1,0 +1,95 @@
+//! `opsbox audit`: who did what to the environment, when, and how it ended.
+
+use std::fmt::Write as _;
+
+use clap::Args;
+
+use crate::audit::{AuditEntry, AuditLog, Outcome, MAX_ENTRIES_READ};
+use crate::env::local::StateDir;
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Print the entries as JSON lines, as they are stored.
+    #[arg(long)]
+    pub json: bool,
+    /// Show only the newest N entries.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=MAX_ENTRIES_READ as u64))]
+    pub limit: u64,
+}
+
+pub fn run(state: &StateDir, args: &AuditArgs) -> anyhow::Result<()> {
+    let log = AuditLog::new(state.audit_log());
+    let limit = usize::try_from(args.limit).unwrap_or(MAX_ENTRIES_READ);
+    let read = log.read_recent(limit)?;
+    if args.json {
+        for entry in &read.entries {
+            println!("{}", serde_json::to_string(entry)?);
+        }
+    } else if read.entries.is_empty() {
+        println!("no operations recorded in {}", log.path().display());
+    } else {
+        print!("{}", render(&read.entries));
+    }
+    if read.unreadable_lines > 0 {
+        eprintln!(
+            "opsbox: skipped {} unreadable line(s) in {}",
+            read.unreadable_lines,
+            log.path().display()
+        );
+    }
+    Ok(())
+}
+
+fn render(entries: &[AuditEntry]) -> String {
+    let mut out = format!(
+        "{:<20} {:<10} {:<16} {:<14} {}\n",
+        "TIME (UTC)", "USER", "ACTION", "TARGET", "OUTCOME"
+    );
+    for entry in entries {
+        let outcome = match &entry.outcome {
+            Outcome::Ok => "ok".to_owned(),
+            Outcome::Error(message) => format!("error: {message}"),
+        };
+        let _ = writeln!(
+            out,
+            "{:<20} {:<10} {:<16} {:<14} {}",
+            entry.time.format("%Y-%m-%d %H:%M:%S"),
+            entry.user,
+            entry.action,
+            entry.target,
+            outcome
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_shows_failures_with_their_message() {
+        let entries = [
+            AuditEntry::by_current_user(
+                "local",
+                "rollout.start",
+                "v2",
+                serde_json::json!({}),
+                Outcome::Ok,
+            ),
+            AuditEntry::by_current_user(
+                "local",
+                "rollout.promote",
+                "api",
+                serde_json::json!({ "full": false }),
+                Outcome::Error("no rollout in progress".into()),
+            ),
+        ];
+        let table = render(&entries);
+        assert!(
+            table.contains("rollout.start    v2             ok"),
+            "{table}"
+        );
+        assert!(table.contains("error: no rollout in progress"), "{table}");
+    }
+}

@@ -1,0 +1,220 @@
+//! `opsbox rollout start|status|promote|abort|retry|undo`, with the semantics of
+//! `kubectl argo rollouts`. Every verb prints the rollout as it stands right after it
+//! took effect, and is written to the audit log.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::local::{connect, runtime};
+use super::rollout_view;
+use crate::audit::{AuditEntry, AuditLog, Outcome};
+use crate::env::local::rollout_api::StartRollout;
+use crate::env::local::{ControlClient, StateDir};
+use crate::model::RolloutStatus;
+
+/// How often `rollout status --watch` refreshes.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Start canary instances of a new revision and walk the steps of the chart's
+    /// `rollout.steps`.
+    Start(StartArgs),
+    /// Show the steps, the current weight, analysis results and revisions.
+    Status(StatusArgs),
+    /// End the current pause, or skip the current step; `--full` skips to 100%.
+    Promote(PromoteArgs),
+    /// Send all traffic back to stable and stop the canary.
+    Abort(OutputArgs),
+    /// Start an aborted rollout again from its first step.
+    Retry(OutputArgs),
+    /// Make the previous stable revision (or `--to-revision`) the stable one again.
+    Undo(UndoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print the rollout as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The revision's version label, e.g. `v2`.
+    #[arg(long)]
+    pub revision: String,
+    /// An environment override of the revision's API instances, e.g.
+    /// `--set OPSBOX_FAULT_ERROR_RATE=0.3` to ship a bad release on purpose. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_override)]
+    pub overrides: Vec<(String, String)>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Refresh every second until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Skip every remaining step (and analysis) and make the canary stable.
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The revision to go back to (default: the previous stable one).
+    #[arg(long)]
+    pub to_revision: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_override(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    if key.is_empty() {
+        return Err(format!("`{text}` has an empty KEY"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+pub fn run(state: &StateDir, command: &RolloutCommand) -> anyhow::Result<()> {
+    let environment = connect(state)?;
+    let client = environment.client();
+    let runtime = runtime()?;
+    if let RolloutCommand::Status(args) = command {
+        return runtime.block_on(show(client, args));
+    }
+    let (action, target, parameters, json) = describe(command);
+    let result = runtime.block_on(act(client, command));
+    AuditLog::new(state.audit_log()).record(&AuditEntry::by_current_user(
+        "local",
+        action,
+        &target,
+        parameters,
+        Outcome::from_result(&result),
+    ));
+    let status = result?;
+    print!("{}", render(&status, json)?);
+    Ok(())
+}
+
+async fn act(client: &ControlClient, command: &RolloutCommand) -> anyhow::Result<RolloutStatus> {
+    match command {
+        RolloutCommand::Start(args) => {
+            client
+                .rollout_start(&StartRollout {
+                    revision: args.revision.clone(),
+                    set: args.overrides.iter().cloned().collect::<BTreeMap<_, _>>(),
+                })
+                .await
+        }
+        RolloutCommand::Promote(args) => client.rollout_promote(args.full).await,
+        RolloutCommand::Abort(_) => client.rollout_abort().await,
+        RolloutCommand::Retry(_) => client.rollout_retry().await,
+        RolloutCommand::Undo(args) => client.rollout_undo(args.to_revision.clone()).await,
+        RolloutCommand::Status(_) => client.rollout().await,
+    }
+}
+
+/// The audit action, target and parameters of a verb, and whether to print JSON.
+fn describe(command: &RolloutCommand) -> (&'static str, String, serde_json::Value, bool) {
+    match command {
+        RolloutCommand::Start(args) => (
+            "rollout.start",
+            args.revision.clone(),
+            serde_json::json!({ "set": args.overrides.iter().cloned().collect::<BTreeMap<_, _>>() }),
+            args.output.json,
+        ),
+        RolloutCommand::Promote(args) => (
+            "rollout.promote",
+            "api".to_owned(),
+            serde_json::json!({ "full": args.full }),
+            args.output.json,
+        ),
+        RolloutCommand::Abort(args) => (
+            "rollout.abort",
+            "api".to_owned(),
+            serde_json::json!({}),
+            args.json,
+        ),
+        RolloutCommand::Retry(args) => (
+            "rollout.retry",
+            "api".to_owned(),
+            serde_json::json!({}),
+            args.json,
+        ),
+        RolloutCommand::Undo(args) => (
+            "rollout.undo",
+            args.to_revision
+                .clone()
+                .unwrap_or_else(|| "previous".to_owned()),
+            serde_json::json!({ "to_revision": args.to_revision }),
+            args.output.json,
+        ),
+        RolloutCommand::Status(args) => (
+            "rollout.status",
+            "api".to_owned(),
+            serde_json::json!({}),
+            args.output.json,
+        ),
+    }
+}
+
+async fn show(client: &ControlClient, args: &StatusArgs) -> anyhow::Result<()> {
+    loop {
+        let status = client.rollout().await?;
+        let text = render(&status, args.output.json)?;
+        if !args.watch {
+            print!("{text}");
+            return Ok(());
+        }
+        // Clear the screen and go home: a view that replaces itself, like `watch`.
+        print!("\x1b[2J\x1b[H{text}");
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
+            interrupted = tokio::signal::ctrl_c() => {
+                interrupted.context("cannot watch Ctrl-C")?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn render(status: &RolloutStatus, json: bool) -> anyhow::Result<String> {
+    if json {
+        Ok(serde_json::to_string_pretty(status)? + "\n")
+    } else {
+        Ok(rollout_view::render(status, chrono::Utc::now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_must_be_key_value() {
+        assert_eq!(
+            parse_override("OPSBOX_FAULT_ERROR_RATE=0.3"),
+            Ok(("OPSBOX_FAULT_ERROR_RATE".into(), "0.3".into()))
+        );
+        assert_eq!(parse_override("A="), Ok(("A".into(), String::new())));
+        assert!(parse_override("novalue").is_err());
+        assert!(parse_override("=1").is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Prometheus as an SLO source: its HTTP query API, and the SLO numbers read from the
+//! recording rules that `opsbox slo rules` generates.
+
+mod client;
+mod slo;
+
+pub use client::{PrometheusClient, PrometheusError, Sample};
+pub use slo::{
+    alerts_query, read_slos, window_query, PrometheusSloError, PrometheusSlos, COVERAGE_QUERY,
+    RULES_LOADED_QUERY,
+};
+
+#[cfg(test)]
+mod tests;

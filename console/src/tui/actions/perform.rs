@@ -1,0 +1,140 @@
+//! Carries out a confirmed action on the local environment's control endpoint and says
+//! what came back; and what the audit log records about it.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::super::view::Action;
+use crate::chaos::{KillRequest, Killed};
+use crate::env::local::ControlClient;
+use crate::model::{RequeueReport, RequeueRequest, RolloutStatus};
+
+/// A rollout verb may wait for canary instances to start or stop.
+const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A restart waits for the instance to drain and start again.
+const RESTART_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the audit log records about an action (the outcome is added once known).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// `rollout.promote`, `chaos.kill`, ...
+    pub action: &'static str,
+    pub target: String,
+    pub parameters: serde_json::Value,
+}
+
+pub fn audit_record(action: &Action) -> AuditRecord {
+    let record = |action, target: &str, parameters| AuditRecord {
+        action,
+        target: target.to_owned(),
+        parameters,
+    };
+    let with_source = |extra: serde_json::Value| {
+        let mut parameters = json!({ "via": "console" });
+        if let (Some(all), Some(extra)) = (parameters.as_object_mut(), extra.as_object()) {
+            all.extend(extra.clone());
+        }
+        parameters
+    };
+    match action {
+        Action::Promote => record("rollout.promote", "api", with_source(json!({ "full": false }))),
+        Action::PromoteFull => record("rollout.promote", "api", with_source(json!({ "full": true }))),
+        Action::Abort => record("rollout.abort", "api", with_source(json!({}))),
+        Action::Retry => record("rollout.retry", "api", with_source(json!({}))),
+        Action::Undo => record("rollout.undo", "api", with_source(json!({}))),
+        Action::KillInstance(name) => record(
+            "chaos.kill",
+            name,
+            with_source(json!({ "signal": "SIGKILL" })),
+        ),
+        Action::RestartInstance(name) => record("instance.restart", name, with_source(json!({}))),
+        Action::RequeueDead(task) => record("queue.requeue", task, with_source(json!({ "all": false }))),
+        Action::RequeueAllDead => record("queue.requeue", "dead-letter", with_source(json!({ "all": true }))),
+        Action::RunDrill(name) => record("drill.run", name, with_source(json!({}))),
+    }
+}
+
+/// Runs the action; `Ok` carries what the environment answered, in words.
+pub async fn perform(client: &ControlClient, action: &Action) -> anyhow::Result<String> {
+    match action {
+        Action::Promote => rollout_verb(client, "/rollout/promote", json!({ "full": false })).await,
+        Action::PromoteFull => rollout_verb(client, "/rollout/promote", json!({ "full": true })).await,
+        Action::Abort => rollout_verb(client, "/rollout/abort", json!({})).await,
+        Action::Retry => rollout_verb(client, "/rollout/retry", json!({})).await,
+        Action::Undo => rollout_verb(client, "/rollout/undo", json!({})).await,
+        Action::KillInstance(name) => {
+            let request = KillRequest {
+                instance: Some(name.clone()),
+                ..KillRequest::default()
+            };
+            let killed: Killed = client.chaos_kill(&request).await?;
+            Ok(format!(
+                "{} (pid {}) got SIGKILL; the supervisor restarts it",
+                killed.instance, killed.pid
+            ))
+        }
+        Action::RestartInstance(name) => {
+            let answer: serde_json::Value = client
+                .post(&format!("/instances/{name}/restart"), &json!({}), Some(RESTART_TIMEOUT))
+                .await?;
+            let stopped = answer
+                .get("stopped_pid")
+                .and_then(serde_json::Value::as_u64)
+                .map_or(String::new(), |pid| format!(" (pid {pid} stopped)"));
+            Ok(format!("{name} restarted{stopped}"))
+        }
+        Action::RequeueDead(task) => requeue(client, &RequeueRequest::one(task)).await,
+        Action::RequeueAllDead => requeue(client, &RequeueRequest::all()).await,
+        Action::RunDrill(name) => anyhow::bail!(
+            "drill {name}: running drills from the console is not available in this build; \
+             use `opsbox drill run {name}`"
+        ),
+    }
+}
+
+async fn rollout_verb(client: &ControlClient, path: &str, body: serde_json::Value) -> anyhow::Result<String> {
+    let answer: serde_json::Value = client.post(path, &body, Some(ROLLOUT_TIMEOUT)).await?;
+    Ok(match decode::<RolloutStatus>(answer) {
+        Some(rollout) => rollout_summary(&rollout),
+        None => "done".to_owned(),
+    })
+}
+
+fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Option<T> {
+    serde_json::from_value(value).ok()
+}
+
+/// `Paused at step 2/7 (pause), canary v2 at 20%`.
+pub fn rollout_summary(rollout: &RolloutStatus) -> String {
+    let step = match rollout.current_step_index {
+        Some(index) if index < rollout.steps.len() => {
+            format!(" at step {}/{} ({})", index + 1, rollout.steps.len(), rollout.steps[index])
+        }
+        Some(_) => " after the last step".to_owned(),
+        None => String::new(),
+    };
+    let canary = rollout
+        .canary_revision
+        .as_deref()
+        .map_or(String::new(), |canary| format!(", canary {canary} at {}%", rollout.canary_weight));
+    format!(
+        "rollout {}{step}{canary}; stable {}",
+        rollout.phase.as_str(),
+        rollout.stable_revision
+    )
+}
+
+async fn requeue(client: &ControlClient, request: &RequeueRequest) -> anyhow::Result<String> {
+    let report: RequeueReport = client.post("/queue/dead/requeue", request, None).await?;
+    let mut summary = format!("{} requeued", report.requeued.len());
+    if !report.discarded.is_empty() {
+        summary.push_str(&format!(", {} discarded", report.discarded.len()));
+    }
+    if report.remaining > 0 {
+        summary.push_str(&format!(", {} still dead", report.remaining));
+    }
+    Ok(summary)
+}

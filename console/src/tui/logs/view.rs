@@ -1,0 +1,831 @@
+//! The Logs view's state and keys: which lines are shown, which one is selected, and the
+//! filter, search, trace, pause and follow modes. Drawing is in `render.rs`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use regex::Regex;
+
+use super::buffer::LogBuffer;
+use super::filter::{compile, LineFilter};
+use super::line::{Level, LogLine};
+use super::tailer::TailBatch;
+use crate::tui::view::{Binding, ViewOutcome};
+
+/// Workloads that get a number key to show or hide them.
+pub const MAX_WORKLOAD_KEYS: usize = 9;
+
+pub(super) const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: "j/k ↓/↑",
+        action: "select the next / previous line",
+    },
+    Binding {
+        keys: "PgDn/PgUp ^d/^u",
+        action: "a page down / up",
+    },
+    Binding {
+        keys: "g/G",
+        action: "first line / last line and follow",
+    },
+    Binding {
+        keys: "f",
+        action: "follow new lines on or off",
+    },
+    Binding {
+        keys: "p space",
+        action: "pause: hold new lines back, or show them again",
+    },
+    Binding {
+        keys: "/",
+        action: "filter by regex (empty clears; smart case)",
+    },
+    Binding {
+        keys: "l",
+        action: "lowest level shown: all, debug, info, warn, error",
+    },
+    Binding {
+        keys: "1-9",
+        action: "show or hide a workload's lines",
+    },
+    Binding {
+        keys: "s",
+        action: "search by regex",
+    },
+    Binding {
+        keys: "n/N",
+        action: "next / previous search hit",
+    },
+    Binding {
+        keys: "t",
+        action: "every line of the selected line's trace, or back",
+    },
+    Binding {
+        keys: "x",
+        action: "clear filter, level, workloads, search and trace",
+    },
+];
+
+/// What the one-line prompt is asking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    Filter,
+    Search,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+    /// Why the last Enter was refused.
+    pub error: Option<String>,
+}
+
+/// A short answer to the last key, shown on the status line until the next key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The Logs view. It owns the ring buffer; the app feeds it batches from the tailer.
+#[derive(Debug)]
+pub struct LogsView {
+    pub(super) buffer: LogBuffer,
+    pub(super) colors: bool,
+    pub(super) filter: LineFilter,
+    /// Numbers of the lines shown (passing the filter, or of the followed trace), oldest first.
+    pub(super) shown: VecDeque<u64>,
+    pub(super) trace: Option<u128>,
+    pub(super) search: Option<Regex>,
+    /// The selected line; ignored while following.
+    pub(super) selected: Option<u64>,
+    pub(super) follow: bool,
+    /// While paused, lines numbered from here on are held back.
+    pub(super) paused_at: Option<u64>,
+    /// The first line on screen at the last draw.
+    pub(super) top: Option<u64>,
+    /// Lines on screen at the last draw: the size of a page.
+    pub(super) page: usize,
+    pub(super) prompt: Option<Prompt>,
+    pub(super) notice: Option<Notice>,
+    /// Workloads in the order their first line arrived.
+    pub(super) workloads: Vec<Arc<str>>,
+    pub(super) source_errors: Vec<String>,
+}
+
+impl LogsView {
+    /// An empty view over a buffer of the default cap; `colors` is false under `NO_COLOR`.
+    pub fn new(colors: bool) -> Self {
+        Self::with_buffer(LogBuffer::default(), colors)
+    }
+
+    pub fn with_buffer(buffer: LogBuffer, colors: bool) -> Self {
+        let mut view = Self {
+            buffer,
+            colors,
+            filter: LineFilter::default(),
+            shown: VecDeque::new(),
+            trace: None,
+            search: None,
+            selected: None,
+            follow: true,
+            paused_at: None,
+            top: None,
+            page: 10,
+            prompt: None,
+            notice: None,
+            workloads: Vec::new(),
+            source_errors: Vec::new(),
+        };
+        let lines: Vec<Arc<str>> = view.buffer.iter().map(|l| l.workload.clone()).collect();
+        for workload in lines {
+            view.note_workload(&workload);
+        }
+        view.reselect();
+        view
+    }
+
+    pub fn buffer(&self) -> &LogBuffer {
+        &self.buffer
+    }
+
+    /// The newest `n` warnings and errors, oldest first, for the Overview.
+    pub fn latest_problems(&self, n: usize) -> Vec<&LogLine> {
+        self.buffer.latest_problems(n)
+    }
+
+    /// True while a prompt is open: the app should then send every key here (`q`, `:`, `?`
+    /// and Esc included), since they are text being typed.
+    pub fn captures_input(&self) -> bool {
+        self.prompt.is_some()
+    }
+
+    /// Takes what the tailer read: its lines, and the current read errors of its files.
+    pub fn ingest(&mut self, batch: TailBatch) {
+        self.push_lines(batch.lines);
+        self.source_errors = batch.errors;
+    }
+
+    pub fn push_lines(&mut self, lines: impl IntoIterator<Item = LogLine>) {
+        for line in lines {
+            self.note_workload(&line.workload);
+            let seq = self.buffer.push(line);
+            if self.buffer.get(seq).is_some_and(|line| self.passes(line)) {
+                self.shown.push_back(seq);
+            }
+        }
+        let first = self.buffer.first_seq();
+        while self.shown.front().is_some_and(|&seq| seq < first) {
+            self.shown.pop_front();
+        }
+    }
+
+    pub fn set_source_errors(&mut self, errors: Vec<String>) {
+        self.source_errors = errors;
+    }
+
+    /// The workloads seen, in order, and whether each is shown.
+    pub fn workloads(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.workloads
+            .iter()
+            .map(|w| (&**w, !self.filter.is_hidden(w)))
+    }
+
+    pub fn filter(&self) -> &LineFilter {
+        &self.filter
+    }
+
+    pub fn is_following(&self) -> bool {
+        self.follow
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused_at.is_some()
+    }
+
+    /// The trace whose lines are shown, as 32 hex digits.
+    pub fn followed_trace(&self) -> Option<String> {
+        self.trace.map(|id| format!("{id:032x}"))
+    }
+
+    /// The selected line, if any line is shown.
+    pub fn selected_line(&self) -> Option<&LogLine> {
+        let index = self.selected_index()?;
+        self.buffer.get(*self.shown.get(index)?)
+    }
+
+    /// Texts of the lines shown now (held-back lines excluded), oldest first.
+    pub fn shown_texts(&self) -> Vec<&str> {
+        self.shown
+            .iter()
+            .take(self.displayable())
+            .filter_map(|&seq| self.buffer.get(seq))
+            .map(|line| &*line.text)
+            .collect()
+    }
+
+    /// Lines held back by the pause.
+    pub fn held_back(&self) -> usize {
+        self.shown.len() - self.displayable()
+    }
+
+    pub fn handle(&mut self, key: KeyEvent) -> ViewOutcome {
+        if key.kind == KeyEventKind::Release {
+            return ViewOutcome::Ignored;
+        }
+        if self.prompt.is_some() {
+            return self.handle_prompt(key);
+        }
+        self.notice = None;
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => self.move_by(1),
+            KeyCode::Char('k') | KeyCode::Up => self.move_by(-1),
+            KeyCode::Char('d') if ctrl => self.move_by(self.page_step()),
+            KeyCode::Char('u') if ctrl => self.move_by(-self.page_step()),
+            KeyCode::PageDown => self.move_by(self.page_step()),
+            KeyCode::PageUp => self.move_by(-self.page_step()),
+            KeyCode::Char('g') | KeyCode::Home => self.select_index(0),
+            KeyCode::Char('G') | KeyCode::End => self.follow_newest(),
+            KeyCode::Char('f') => self.toggle_follow(),
+            KeyCode::Char('p') | KeyCode::Char(' ') => self.toggle_pause(),
+            KeyCode::Char('/') => self.open_prompt(PromptKind::Filter),
+            KeyCode::Char('s') => self.open_prompt(PromptKind::Search),
+            KeyCode::Char('n') => self.search_step(true),
+            KeyCode::Char('N') => self.search_step(false),
+            KeyCode::Char('l') => self.cycle_level(),
+            KeyCode::Char('t') => self.toggle_trace(),
+            KeyCode::Char('x') => self.clear_all(),
+            KeyCode::Char(digit @ '1'..='9') => return self.toggle_workload_key(digit),
+            _ => return ViewOutcome::Ignored,
+        }
+        ViewOutcome::Consumed
+    }
+
+    fn handle_prompt(&mut self, key: KeyEvent) -> ViewOutcome {
+        let Some(prompt) = self.prompt.as_mut() else {
+            return ViewOutcome::Ignored;
+        };
+        match key.code {
+            KeyCode::Esc => self.prompt = None,
+            KeyCode::Enter => self.submit_prompt(),
+            KeyCode::Backspace => {
+                prompt.text.pop();
+                prompt.error = None;
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                prompt.text.clear();
+                prompt.error = None;
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                prompt.text.push(c);
+                prompt.error = None;
+            }
+            _ => {}
+        }
+        ViewOutcome::Consumed
+    }
+
+    fn open_prompt(&mut self, kind: PromptKind) {
+        let text = match kind {
+            PromptKind::Filter => self.filter.pattern().unwrap_or_default().to_owned(),
+            PromptKind::Search => self
+                .search
+                .as_ref()
+                .map(|re| re.as_str().to_owned())
+                .unwrap_or_default(),
+        };
+        self.prompt = Some(Prompt {
+            kind,
+            text,
+            error: None,
+        });
+    }
+
+    fn submit_prompt(&mut self) {
+        let Some(prompt) = self.prompt.take() else {
+            return;
+        };
+        let applied = match prompt.kind {
+            PromptKind::Filter => self.filter.set_pattern(&prompt.text).map(|()| {
+                self.recompute();
+            }),
+            PromptKind::Search => compile(&prompt.text).map(|search| {
+                let searching = search.is_some();
+                self.search = search;
+                if searching {
+                    self.search_step(true);
+                }
+            }),
+        };
+        if let Err(error) = applied {
+            // Stay open, so the pattern can be fixed instead of typed again.
+            self.prompt = Some(Prompt {
+                error: Some(error),
+                ..prompt
+            });
+        }
+    }
+
+    fn passes(&self, line: &LogLine) -> bool {
+        match self.trace {
+            Some(trace) => line.trace_id == Some(trace),
+            None => self.filter.matches(line),
+        }
+    }
+
+    /// Rebuilds the shown lines after the filter or the trace changed, keeping the selection
+    /// on the same line or the nearest one after it.
+    fn recompute(&mut self) {
+        let keep = (!self.follow).then(|| self.selected_seq()).flatten();
+        self.shown = match self.trace {
+            Some(trace) => self
+                .buffer
+                .iter()
+                .filter(|line| line.trace_id == Some(trace))
+                .map(|line| line.seq)
+                .collect(),
+            None => self.filter.select(&self.buffer).into(),
+        };
+        self.selected = keep;
+        self.top = None;
+        self.reselect();
+    }
+
+    /// How many of the shown lines are displayed: all but those held back by the pause.
+    pub(super) fn displayable(&self) -> usize {
+        match self.paused_at {
+            Some(paused_at) => self.shown.partition_point(|&seq| seq < paused_at),
+            None => self.shown.len(),
+        }
+    }
+
+    /// Index in `shown` of the line at or after `seq`, clamped to the displayable lines.
+    pub(super) fn index_at_or_after(&self, seq: u64) -> Option<usize> {
+        let len = self.displayable();
+        (len > 0).then(|| self.shown.partition_point(|&s| s < seq).min(len - 1))
+    }
+
+    pub(super) fn selected_index(&self) -> Option<usize> {
+        let len = self.displayable();
+        if len == 0 {
+            return None;
+        }
+        match (self.follow, self.selected) {
+            (false, Some(seq)) => self.index_at_or_after(seq),
+            _ => Some(len - 1),
+        }
+    }
+
+    fn selected_seq(&self) -> Option<u64> {
+        self.selected_index()
+            .and_then(|index| self.shown.get(index).copied())
+    }
+
+    /// Pins the selection to an existing line after the shown set changed.
+    fn reselect(&mut self) {
+        self.selected = self.selected_seq();
+    }
+
+    fn page_step(&self) -> isize {
+        isize::try_from(self.page.max(1)).unwrap_or(isize::MAX)
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        let Some(current) = self.selected_index() else {
+            return;
+        };
+        let last = self.displayable() - 1;
+        let target = current.saturating_add_signed(delta).min(last);
+        if delta < 0 {
+            self.follow = false;
+        }
+        self.select_index(target);
+    }
+
+    fn select_index(&mut self, index: usize) {
+        if let Some(&seq) = self
+            .shown
+            .get(index.min(self.displayable().saturating_sub(1)))
+        {
+            if index < self.displayable().saturating_sub(1) {
+                self.follow = false;
+            }
+            self.selected = Some(seq);
+        }
+    }
+
+    fn follow_newest(&mut self) {
+        self.follow = true;
+        self.reselect();
+    }
+
+    fn toggle_follow(&mut self) {
+        if self.follow {
+            self.selected = self.selected_seq();
+            self.follow = false;
+        } else {
+            self.follow_newest();
+        }
+        self.say(if self.follow {
+            "following new lines"
+        } else {
+            "not following"
+        });
+    }
+
+    fn toggle_pause(&mut self) {
+        if self.paused_at.take().is_some() {
+            self.say("resumed");
+        } else {
+            self.paused_at = Some(self.buffer.next_seq());
+            self.say("paused: new lines are held back (p to show them)");
+        }
+    }
+
+    fn cycle_level(&mut self) {
+        let next = match self.filter.min_level() {
+            None => Some(Level::Debug),
+            Some(Level::Trace) => Some(Level::Debug),
+            Some(Level::Debug) => Some(Level::Info),
+            Some(Level::Info) => Some(Level::Warn),
+            Some(Level::Warn) => Some(Level::Error),
+            Some(Level::Error) => None,
+        };
+        self.filter.set_min_level(next);
+        self.recompute();
+    }
+
+    fn toggle_workload_key(&mut self, digit: char) -> ViewOutcome {
+        let index = digit.to_digit(10).and_then(|d| usize::try_from(d).ok());
+        let Some(workload) = index.and_then(|i| self.workloads.get(i - 1)).cloned() else {
+            return ViewOutcome::Ignored;
+        };
+        self.filter.toggle_workload(&workload);
+        self.recompute();
+        ViewOutcome::Consumed
+    }
+
+    fn toggle_trace(&mut self) {
+        if self.trace.take().is_some() {
+            self.recompute();
+            self.say("all lines again");
+            return;
+        }
+        let Some(line) = self.selected_line() else {
+            self.warn("no line selected");
+            return;
+        };
+        let (Some(trace), seq) = (line.trace_id, line.seq) else {
+            self.warn("the selected line has no trace id");
+            return;
+        };
+        self.trace = Some(trace);
+        self.follow = false;
+        self.selected = Some(seq);
+        self.recompute();
+    }
+
+    fn search_step(&mut self, forward: bool) {
+        let Some(search) = self.search.as_ref() else {
+            self.warn("no search yet: s to search");
+            return;
+        };
+        let len = self.displayable();
+        let Some(start) = self.selected_index() else {
+            self.warn("no line to search");
+            return;
+        };
+        let hit = |index: usize| {
+            self.shown
+                .get(index)
+                .and_then(|&seq| self.buffer.get(seq))
+                .is_some_and(|line| search.is_match(&line.text))
+        };
+        // Starting after (or before) the selection, then wrapping round to it.
+        let order: Box<dyn Iterator<Item = usize>> = if forward {
+            Box::new((start + 1..len).chain(0..=start))
+        } else {
+            Box::new((0..start).rev().chain((start..len).rev()))
+        };
+        let mut wrapped = false;
+        let mut found = None;
+        for index in order {
+            if (forward && index <= start) || (!forward && index >= start) {
+                wrapped = true;
+            }
+            if hit(index) {
+                found = Some(index);
+                break;
+            }
+        }
+        match found {
+            Some(index) => {
+                self.follow = false;
+                self.selected = self.shown.get(index).copied();
+                if wrapped {
+                    self.say(if forward {
+                        "search wrapped to the top"
+                    } else {
+                        "search wrapped to the bottom"
+                    });
+                }
+            }
+            None => {
+                let pattern = search.as_str().to_owned();
+                self.warn(&format!("no shown line matches {pattern:?}"));
+            }
+        }
+    }
+
+    fn clear_all(&mut self) {
+        self.filter.clear();
+        self.search = None;
+        self.trace = None;
+        self.recompute();
+        self.say("filter, level, workloads, search and trace cleared");
+    }
+
+    fn note_workload(&mut self, workload: &Arc<str>) {
+        if !self.workloads.iter().any(|w| w == workload) {
+            self.workloads.push(workload.clone());
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        self.notice = Some(Notice {
+            text: text.to_owned(),
+            error: false,
+        });
+    }
+
+    fn warn(&mut self, text: &str) {
+        self.notice = Some(Notice {
+            text: text.to_owned(),
+            error: true,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::line::LineSource;
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn press(view: &mut LogsView, keys: &str) {
+        for c in keys.chars() {
+            view.handle(key(KeyCode::Char(c)));
+        }
+    }
+
+    fn typed(view: &mut LogsView, keys: &str) {
+        press(view, keys);
+        view.handle(key(KeyCode::Enter));
+    }
+
+    fn line(instance: &str, level: Level, text: &str, trace: Option<u128>) -> LogLine {
+        let workload = instance.split('-').next().unwrap_or_default();
+        let mut line = LogLine::plain(text, &LineSource::new(instance, workload), 500);
+        line.level = Some(level);
+        line.trace_id = trace;
+        line
+    }
+
+    /// api and worker lines; two requests (traces 1 and 2) cross both.
+    fn view() -> LogsView {
+        let mut view = LogsView::with_buffer(LogBuffer::new(100), false);
+        view.push_lines([
+            line("api-1", Level::Info, "request started", Some(1)),
+            line("worker-1", Level::Debug, "idle", None),
+            line("api-1", Level::Info, "request started", Some(2)),
+            line("worker-1", Level::Warn, "job failed; will retry", Some(1)),
+            line(
+                "worker-1",
+                Level::Error,
+                "job failed its last attempt",
+                Some(2),
+            ),
+            line("api-2", Level::Info, "GET /health", None),
+        ]);
+        view
+    }
+
+    #[test]
+    fn the_view_follows_the_newest_line_until_moved_up() {
+        let mut view = view();
+        assert!(view.is_following());
+        assert_eq!(view.selected_line().map(|l| &*l.text), Some("GET /health"));
+        press(&mut view, "kk");
+        assert!(!view.is_following());
+        assert_eq!(
+            view.selected_line().map(|l| &*l.text),
+            Some("job failed; will retry")
+        );
+        view.push_lines([line("api-1", Level::Info, "newer", None)]);
+        assert_eq!(
+            view.selected_line().map(|l| &*l.text),
+            Some("job failed; will retry"),
+            "a new line does not move the selection while not following"
+        );
+        press(&mut view, "G");
+        assert!(view.is_following());
+        assert_eq!(view.selected_line().map(|l| &*l.text), Some("newer"));
+        press(&mut view, "g");
+        assert_eq!(
+            view.selected_line().map(|l| &*l.text),
+            Some("request started")
+        );
+        press(&mut view, "f");
+        assert!(view.is_following());
+        press(&mut view, "f");
+        assert!(!view.is_following());
+    }
+
+    #[test]
+    fn pause_holds_new_lines_back_until_resumed() {
+        let mut view = view();
+        press(&mut view, "p");
+        assert!(view.is_paused());
+        view.push_lines([line("api-1", Level::Info, "while paused", None)]);
+        assert_eq!(view.held_back(), 1);
+        assert!(!view.shown_texts().contains(&"while paused"));
+        assert_eq!(view.selected_line().map(|l| &*l.text), Some("GET /health"));
+        press(&mut view, " ");
+        assert!(!view.is_paused());
+        assert_eq!(view.held_back(), 0);
+        assert_eq!(view.shown_texts().last(), Some(&"while paused"));
+    }
+
+    #[test]
+    fn the_regex_filter_applies_to_old_and_new_lines_and_refuses_bad_patterns() {
+        let mut view = view();
+        press(&mut view, "/");
+        assert!(view.captures_input());
+        typed(&mut view, "job failed");
+        assert!(!view.captures_input());
+        assert_eq!(
+            view.shown_texts(),
+            ["job failed; will retry", "job failed its last attempt"]
+        );
+        view.push_lines([
+            line("worker-2", Level::Warn, "job failed again", None),
+            line("worker-2", Level::Info, "job done", None),
+        ]);
+        assert_eq!(view.shown_texts().len(), 3);
+
+        press(&mut view, "/");
+        view.handle(key(KeyCode::Backspace));
+        press(&mut view, "(");
+        view.handle(key(KeyCode::Enter));
+        assert!(
+            view.captures_input(),
+            "an invalid regex keeps the prompt open"
+        );
+        let error = view.prompt.as_ref().and_then(|p| p.error.clone());
+        assert!(error.is_some_and(|e| e.contains("invalid regex")));
+        assert_eq!(view.filter().pattern(), Some("job failed"), "unchanged");
+        view.handle(key(KeyCode::Esc));
+        assert!(!view.captures_input());
+        assert_eq!(view.filter().pattern(), Some("job failed"));
+
+        // q typed into a prompt is text, not quit.
+        press(&mut view, "/");
+        view.handle(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        typed(&mut view, "q{3}");
+        assert_eq!(view.filter().pattern(), Some("q{3}"));
+        assert!(view.shown_texts().is_empty());
+        press(&mut view, "x");
+        assert_eq!(view.shown_texts().len(), 8);
+    }
+
+    #[test]
+    fn level_and_workload_keys_narrow_the_lines() {
+        let mut view = view();
+        let names: Vec<(String, bool)> =
+            view.workloads().map(|(w, on)| (w.to_owned(), on)).collect();
+        assert_eq!(
+            names,
+            [("api".to_owned(), true), ("worker".to_owned(), true)]
+        );
+        press(&mut view, "l");
+        assert_eq!(view.filter().min_level(), Some(Level::Debug));
+        press(&mut view, "ll");
+        assert_eq!(view.filter().min_level(), Some(Level::Warn));
+        assert_eq!(
+            view.shown_texts(),
+            ["job failed; will retry", "job failed its last attempt"]
+        );
+        press(&mut view, "l");
+        assert_eq!(view.shown_texts(), ["job failed its last attempt"]);
+        press(&mut view, "l");
+        assert_eq!(view.filter().min_level(), None);
+        press(&mut view, "2");
+        assert!(view.shown_texts().iter().all(|t| !t.contains("job")));
+        assert_eq!(view.handle(key(KeyCode::Char('7'))), ViewOutcome::Ignored);
+        press(&mut view, "2");
+        assert_eq!(view.shown_texts().len(), 6);
+    }
+
+    #[test]
+    fn t_on_a_traced_line_shows_every_line_of_that_trace_and_back() {
+        let mut view = view();
+        press(&mut view, "l");
+        press(&mut view, "ll"); // warn and up: the two job failures
+        press(&mut view, "k");
+        assert_eq!(
+            view.selected_line().map(|l| &*l.text),
+            Some("job failed; will retry")
+        );
+        press(&mut view, "t");
+        assert_eq!(
+            view.followed_trace().as_deref(),
+            Some(&*format!("{:032x}", 1))
+        );
+        assert_eq!(
+            view.shown_texts(),
+            ["request started", "job failed; will retry"],
+            "the whole trace, whatever the level filter"
+        );
+        view.push_lines([line("worker-1", Level::Info, "job done", Some(1))]);
+        assert_eq!(view.shown_texts().len(), 3, "new lines of the trace join");
+        press(&mut view, "t");
+        assert_eq!(view.followed_trace(), None);
+        assert_eq!(view.shown_texts().len(), 2, "back to the level filter");
+
+        press(&mut view, "x");
+        press(&mut view, "gj"); // "idle": no trace
+        press(&mut view, "t");
+        assert_eq!(view.followed_trace(), None);
+        assert!(view.notice.as_ref().is_some_and(|n| n.error));
+    }
+
+    #[test]
+    fn search_jumps_between_hits_with_n_and_wraps() {
+        let mut view = view();
+        press(&mut view, "g");
+        press(&mut view, "s");
+        typed(&mut view, "request");
+        assert_eq!(
+            view.selected_line().map(|l| l.seq),
+            Some(3),
+            "the first hit after the selected line"
+        );
+        press(&mut view, "n");
+        assert_eq!(view.selected_line().map(|l| l.seq), Some(1), "wrapped");
+        assert!(view
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("wrapped")));
+        press(&mut view, "N");
+        assert_eq!(view.selected_line().map(|l| l.seq), Some(3));
+        press(&mut view, "s");
+        view.handle(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        typed(&mut view, "nothing like this");
+        assert!(view.notice.as_ref().is_some_and(|n| n.error));
+        assert_eq!(view.selected_line().map(|l| l.seq), Some(3), "unmoved");
+    }
+
+    #[test]
+    fn lines_dropped_by_the_cap_leave_the_view_too() {
+        let mut view = LogsView::with_buffer(LogBuffer::new(3), true);
+        for n in 0..10 {
+            view.push_lines([line("api-1", Level::Info, &format!("line {n}"), None)]);
+        }
+        assert_eq!(view.shown_texts(), ["line 7", "line 8", "line 9"]);
+        press(&mut view, "g");
+        for n in 10..12 {
+            view.push_lines([line("api-1", Level::Info, &format!("line {n}"), None)]);
+        }
+        assert_eq!(
+            view.selected_line().map(|l| &*l.text),
+            Some("line 9"),
+            "the selected line was dropped: the oldest one held is selected"
+        );
+    }
+
+    #[test]
+    fn an_empty_view_takes_any_key_without_panicking() {
+        let mut view = LogsView::new(false);
+        for code in [
+            KeyCode::Char('j'),
+            KeyCode::Char('k'),
+            KeyCode::PageDown,
+            KeyCode::Char('g'),
+            KeyCode::Char('G'),
+            KeyCode::Char('n'),
+            KeyCode::Char('t'),
+            KeyCode::Char('p'),
+            KeyCode::Char('1'),
+        ] {
+            view.handle(key(code));
+        }
+        assert_eq!(view.selected_line(), None);
+        assert_eq!(view.handle(key(KeyCode::F(5))), ViewOutcome::Ignored);
+    }
+}

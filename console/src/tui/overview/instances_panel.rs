@@ -1,0 +1,87 @@
+//! Instances counted per workload and track, and the ones that are not running.
+
+use std::collections::BTreeMap;
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::super::store::Store;
+use super::super::widgets::panel;
+use crate::model::{InstanceState, InstanceStatus};
+
+/// Running, total and restarts of one workload and track.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCount {
+    pub running: usize,
+    pub total: usize,
+    pub restarts: u64,
+}
+
+/// Counts by `(workload, track)`, in name order; one pass, whatever the fleet size.
+pub fn count(instances: &[InstanceStatus]) -> BTreeMap<(String, &'static str), GroupCount> {
+    let mut groups: BTreeMap<(String, &'static str), GroupCount> = BTreeMap::new();
+    for instance in instances {
+        let group = groups
+            .entry((instance.workload.clone(), instance.track.as_str()))
+            .or_default();
+        group.total += 1;
+        group.restarts += u64::from(instance.restarts);
+        if instance.state == InstanceState::Running {
+            group.running += 1;
+        }
+    }
+    groups
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
+    let theme = store.theme;
+    let block = panel::block("Instances", &store.status, store.now, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(status) = store.status.value() else {
+        panel::render_missing(frame, inner, &store.status, "waiting for the environment…", theme);
+        return;
+    };
+    if status.instances.is_empty() {
+        frame.render_widget(
+            Line::from(Span::styled(
+                format!("no instances yet ({})", phase_name(status.phase)),
+                theme.dim(),
+            )),
+            inner,
+        );
+        return;
+    }
+    let mut lines: Vec<Line<'_>> = count(&status.instances)
+        .into_iter()
+        .map(|((workload, track), group)| {
+            let style = if group.running == group.total { theme.good() } else { theme.warn() };
+            Line::from(vec![
+                Span::raw(format!("{workload:<7}{track:<7}")),
+                Span::styled(format!("{}/{} running", group.running, group.total), style),
+                Span::styled(format!("  {} restarts", group.restarts), theme.dim()),
+            ])
+        })
+        .collect();
+    let not_running: Vec<String> = status
+        .instances
+        .iter()
+        .filter(|instance| instance.state != InstanceState::Running)
+        .take(4)
+        .map(|instance| format!("{} {}", instance.name, instance.state.as_str()))
+        .collect();
+    if !not_running.is_empty() {
+        lines.push(Line::from(Span::styled(not_running.join(", "), theme.warn())));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn phase_name(phase: crate::model::EnvironmentPhase) -> &'static str {
+    match phase {
+        crate::model::EnvironmentPhase::Starting => "starting",
+        crate::model::EnvironmentPhase::Ready => "ready",
+        crate::model::EnvironmentPhase::Stopping => "stopping",
+    }
+}

@@ -1,0 +1,64 @@
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::*;
+use crate::tui::test_support::{empty_store, error_store, normal_store, render};
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn overview_normal() {
+    let mut view = OverviewView::new(normal_store());
+    insta::assert_snapshot!(render(&mut view, 120, 32));
+}
+
+#[test]
+fn overview_80x24() {
+    let mut view = OverviewView::new(normal_store());
+    insta::assert_snapshot!(render(&mut view, 80, 24));
+}
+
+#[test]
+fn overview_empty() {
+    let mut view = OverviewView::new(empty_store());
+    insta::assert_snapshot!(render(&mut view, 80, 24));
+}
+
+#[test]
+fn overview_error() {
+    let mut view = OverviewView::new(error_store());
+    insta::assert_snapshot!(render(&mut view, 80, 24));
+}
+
+#[test]
+fn overview_keys_select_slos_and_ask_for_actions() {
+    let store = normal_store();
+    let mut view = OverviewView::new(store.clone());
+    assert_eq!(view.handle_key(key(KeyCode::Char('j'))), ViewOutcome::Consumed);
+    assert_eq!(store.borrow().selected_slo.as_deref(), Some("api-latency"));
+    for _ in 0..10 {
+        view.handle_key(key(KeyCode::Char('j')));
+    }
+    assert_eq!(store.borrow().selected_slo.as_deref(), Some("queue-freshness"));
+    view.handle_key(key(KeyCode::Char('k')));
+    assert_eq!(store.borrow().selected_slo.as_deref(), Some("jobs-success"));
+    assert_eq!(view.handle_key(key(KeyCode::Enter)), ViewOutcome::Consumed);
+    assert_eq!(view.handle_key(key(KeyCode::Char('R'))), ViewOutcome::Consumed);
+    assert_eq!(
+        store.borrow().requests,
+        [UiRequest::Show(ViewId::Slo), UiRequest::OpenRunbook("jobs-success".to_owned())]
+    );
+    assert_eq!(view.handle_key(key(KeyCode::Char('p'))), ViewOutcome::Request(Action::Promote));
+    assert_eq!(view.handle_key(key(KeyCode::Char('P'))), ViewOutcome::Request(Action::PromoteFull));
+    assert_eq!(view.handle_key(key(KeyCode::Char('a'))), ViewOutcome::Request(Action::Abort));
+    assert_eq!(view.handle_key(key(KeyCode::Char('z'))), ViewOutcome::Ignored);
+}
+
+#[test]
+fn overview_runbook_key_needs_an_slo() {
+    let store = empty_store();
+    let mut view = OverviewView::new(store.clone());
+    assert_eq!(view.handle_key(key(KeyCode::Char('R'))), ViewOutcome::Ignored);
+    assert!(store.borrow().requests.is_empty());
+}

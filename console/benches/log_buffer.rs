@@ -7,13 +7,15 @@
 //! Lines are shaped like the services' real JSON lines (a request line with a trace id, a
 //! worker job line, a supervisor line, a plain-text panic line, in rotation), each made
 //! unique by its numbers. Ingest pushes into a buffer already at its 100,000-line cap, so
-//! every push also drops the oldest line, as on a long shift. The filter is what `/`
+//! every push also drops the oldest line, as on a long shift; the second ingest goes through
+//! the Logs view with a `/` filter set, which also tests each line. The filter is what `/`
 //! runs over the whole buffer when the pattern changes; the render is one Logs frame at
 //! 200×50 over the full buffer.
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use opsbox::tui::logs::{
     LineFilter, LineSource, LogBuffer, LogLine, LogsView, DEFAULT_CAPACITY, DEFAULT_MAX_TEXT_BYTES,
 };
@@ -79,6 +81,28 @@ fn ingest(c: &mut Criterion) {
                     buffer.push(LogLine::parse(raw, source, DEFAULT_MAX_TEXT_BYTES));
                 }
                 black_box(buffer.len())
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    group.bench_function("parse_and_ingest_100k_into_filtered_view", |b| {
+        b.iter_batched(
+            || {
+                let mut view = LogsView::with_buffer(full_buffer(), true);
+                view.handle_key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE));
+                for c in "job failed|status=5".chars() {
+                    view.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+                }
+                view.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+                view
+            },
+            |mut view| {
+                view.push_lines(
+                    lines
+                        .iter()
+                        .map(|(source, raw)| LogLine::parse(raw, source, DEFAULT_MAX_TEXT_BYTES)),
+                );
+                black_box(view.buffer().len())
             },
             BatchSize::LargeInput,
         );

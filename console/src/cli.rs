@@ -11,6 +11,7 @@ use crate::slo::{generate, SloSpec};
 
 mod audit;
 mod chaos;
+mod console;
 mod drill;
 mod load;
 mod local;
@@ -22,12 +23,16 @@ mod status_table;
 
 #[derive(Debug, Parser)]
 #[command(name = "opsbox", version, about = "Operator console for OpsBox")]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Where the local environment keeps its state [default: ./.opsbox].
     #[arg(long, global = true, env = "OPSBOX_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Without a subcommand, `opsbox` opens the console.
+    #[command(flatten)]
+    pub console: console::ConsoleArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,7 +114,10 @@ pub struct RulesArgs {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return console::run(&state_dir(cli.state_dir.as_deref())?, &cli.console);
+    };
+    match command {
         Command::Slo(slo::SloArgs {
             command: Some(SloCommand::Rules(args)),
             ..
@@ -194,7 +202,7 @@ mod tests {
         let Command::Slo(slo::SloArgs {
             command: Some(SloCommand::Rules(args)),
             ..
-        }) = cli.command
+        }) = cli.command.expect("a subcommand")
         else {
             panic!("not slo rules");
         };
@@ -213,7 +221,7 @@ mod tests {
         let Command::Slo(slo::SloArgs {
             command: Some(SloCommand::Rules(args)),
             ..
-        }) = cli.command
+        }) = cli.command.expect("a subcommand")
         else {
             panic!("not slo rules");
         };
@@ -225,7 +233,7 @@ mod tests {
     fn slo_without_a_subcommand_is_the_status_with_its_options() {
         use crate::model::slo::{SloScope, SourceChoice};
         let cli = Cli::try_parse_from(["opsbox", "slo"]).expect("parses");
-        let Command::Slo(args) = cli.command else {
+        let Command::Slo(args) = cli.command.expect("a subcommand") else {
             panic!("not slo");
         };
         assert!(args.command.is_none());
@@ -233,10 +241,16 @@ mod tests {
         assert_eq!(args.status.source, SourceChoice::Auto);
         assert_eq!(args.status.scope, SloScope::All);
         let cli = Cli::try_parse_from([
-            "opsbox", "slo", "--json", "--source", "prometheus", "--scope", "canary",
+            "opsbox",
+            "slo",
+            "--json",
+            "--source",
+            "prometheus",
+            "--scope",
+            "canary",
         ])
         .expect("parses");
-        let Command::Slo(args) = cli.command else {
+        let Command::Slo(args) = cli.command.expect("a subcommand") else {
             panic!("not slo");
         };
         assert!(args.status.json);
@@ -255,9 +269,29 @@ mod tests {
     }
 
     #[test]
+    fn no_subcommand_opens_the_console_and_its_flags_stay_its_own() {
+        let cli = Cli::try_parse_from(["opsbox"]).expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!((cli.console.environment.as_str(), cli.console.read_only), ("local", false));
+        let cli = Cli::try_parse_from(["opsbox", "--read-only", "--env", "local", "--state-dir", "/tmp/s"])
+            .expect("parses");
+        assert!(cli.console.read_only && cli.command.is_none());
+        assert_eq!(cli.state_dir, Some(PathBuf::from("/tmp/s")));
+        let cli = Cli::try_parse_from(["opsbox", "status", "--state-dir", "/tmp/s"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Status(_))));
+        for bad in [
+            &["opsbox", "--env", "kubernetes"][..],
+            &["opsbox", "--read-only", "status"],
+            &["opsbox", "--bogus"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
     fn up_has_defaults_and_rejects_out_of_range_counts() {
         let cli = Cli::try_parse_from(["opsbox", "up"]).expect("parses");
-        let Command::Up(args) = cli.command else {
+        let Command::Up(args) = cli.command.expect("a subcommand") else {
             panic!("not up");
         };
         assert_eq!((args.api_replicas, args.workers, args.port), (2, 1, 8080));

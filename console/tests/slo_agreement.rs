@@ -16,6 +16,9 @@
 //! are checked to use full windows only (embedded: `undetermined`), while Prometheus
 //! fires its page as its rules say.
 //!
+//! A second test runs the stack without Prometheus: `opsbox slo` reads the embedded
+//! engine, and bad requests get a clear message and a non-zero exit.
+//!
 //! Needs `cargo build --workspace` first and `prometheus` on PATH (Debian package).
 
 #[path = "local_up/harness.rs"]
@@ -294,6 +297,98 @@ async fn warm_up(
         }
     }
     Utc::now()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_prometheus_the_embedded_engine_answers_and_bad_requests_are_refused() {
+    let env = LocalEnv::new().await;
+    let nothing = env.opsbox(&["slo"]).await;
+    assert_eq!(nothing.status.code(), Some(1), "{nothing:?}");
+    let stderr = String::from_utf8_lossy(&nothing.stderr);
+    assert!(
+        stderr.contains("no local environment is running"),
+        "{stderr}"
+    );
+
+    env.up(1, 0).await;
+    let status = env.status().await;
+    assert_eq!(status.prometheus_url, None);
+    assert!(status
+        .instances
+        .iter()
+        .all(|instance| instance.workload != "prometheus"));
+
+    let (report, exit) = slo_report(&env, "auto").await;
+    assert_eq!(exit, Some(0), "no page without traffic");
+    assert_eq!(report.source, SloSource::Embedded);
+    assert_eq!(report.prometheus_url, None);
+    let names: Vec<&str> = report.slos.iter().map(|slo| slo.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "api-availability",
+            "api-latency",
+            "jobs-success",
+            "queue-freshness"
+        ]
+    );
+    until("the engine to scrape api-1", DEADLINE, || {
+        let env = &env;
+        async move {
+            let report = slo_report(env, "embedded").await.0;
+            scraped_after(&report, DateTime::<Utc>::MIN_UTC, 1).then_some(())
+        }
+    })
+    .await;
+    let table = env.opsbox(&["slo"]).await;
+    assert_eq!(table.status.code(), Some(0), "{table:?}");
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        stdout.contains("SLOs from the embedded engine (scope all)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("api-availability"), "{stdout}");
+
+    let refused = env.opsbox(&["slo", "--source", "prometheus"]).await;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("no Prometheus runs in this environment"),
+        "{stderr}"
+    );
+    let bad = env.opsbox(&["slo", "--scope", "blue"]).await;
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("all, stable or canary"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The control endpoint itself answers a bad parameter with a JSON 422.
+    let daemon: Value = serde_json::from_slice(
+        &std::fs::read(env.root().join("daemon.json")).expect("daemon.json"),
+    )
+    .expect("daemon record");
+    let token = std::fs::read_to_string(daemon["token_path"].as_str().expect("token path"))
+        .expect("control token");
+    let answer = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .get(format!(
+            "http://{}/slo?source=grafana",
+            daemon["control_addr"].as_str().expect("control address")
+        ))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .expect("daemon answers");
+    assert_eq!(answer.status().as_u16(), 422);
+    let body: Value = answer.json().await.expect("JSON error");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("auto, embedded or prometheus")),
+        "{body}"
+    );
 }
 
 /// What the paced traffic got back.

@@ -178,7 +178,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<super::LoadArgs, clap::Error> {
         let cli = Cli::try_parse_from(std::iter::once("opsbox").chain(args.iter().copied()))?;
-        match cli.command {
+        match cli.command.expect("a subcommand") {
             Command::Load(args) => Ok(args),
             other => panic!("not load: {other:?}"),
         }

@@ -208,7 +208,7 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<QueueArgs, clap::Error> {
         let cli = Cli::try_parse_from(args)?;
-        match cli.command {
+        match cli.command.expect("a subcommand") {
             Command::Queue(args) => Ok(args),
             other => panic!("not queue: {other:?}"),
         }

@@ -11,8 +11,8 @@ use clap::{Args, Subcommand};
 use super::local::{connect, runtime};
 use super::rollout_view;
 use crate::audit::{AuditEntry, AuditLog, Outcome};
-use crate::env::local::rollout_api::StartRollout;
-use crate::env::local::{ControlClient, StateDir};
+use crate::env::local::StateDir;
+use crate::env::Environment;
 use crate::model::RolloutStatus;
 
 /// How often `rollout status --watch` refreshes.
@@ -94,15 +94,14 @@ fn parse_override(text: &str) -> Result<(String, String), String> {
 
 pub fn run(state: &StateDir, command: &RolloutCommand) -> anyhow::Result<()> {
     let environment = connect(state)?;
-    let client = environment.client();
     let runtime = runtime()?;
     if let RolloutCommand::Status(args) = command {
-        return runtime.block_on(show(client, args));
+        return runtime.block_on(show(&environment, args));
     }
     let (action, target, parameters, json) = describe(command);
-    let result = runtime.block_on(act(client, command));
+    let result = runtime.block_on(act(&environment, command));
     AuditLog::new(state.audit_log()).record(&AuditEntry::by_current_user(
-        "local",
+        environment.name(),
         action,
         &target,
         parameters,
@@ -113,21 +112,20 @@ pub fn run(state: &StateDir, command: &RolloutCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn act(client: &ControlClient, command: &RolloutCommand) -> anyhow::Result<RolloutStatus> {
+async fn act(
+    environment: &impl Environment,
+    command: &RolloutCommand,
+) -> anyhow::Result<RolloutStatus> {
     match command {
         RolloutCommand::Start(args) => {
-            client
-                .rollout_start(&StartRollout {
-                    revision: args.revision.clone(),
-                    set: args.overrides.iter().cloned().collect::<BTreeMap<_, _>>(),
-                })
-                .await
+            let overrides = args.overrides.iter().cloned().collect::<BTreeMap<_, _>>();
+            environment.start_rollout(&args.revision, &overrides).await
         }
-        RolloutCommand::Promote(args) => client.rollout_promote(args.full).await,
-        RolloutCommand::Abort(_) => client.rollout_abort().await,
-        RolloutCommand::Retry(_) => client.rollout_retry().await,
-        RolloutCommand::Undo(args) => client.rollout_undo(args.to_revision.clone()).await,
-        RolloutCommand::Status(_) => client.rollout().await,
+        RolloutCommand::Promote(args) => environment.promote(args.full).await,
+        RolloutCommand::Abort(_) => environment.abort().await,
+        RolloutCommand::Retry(_) => environment.retry().await,
+        RolloutCommand::Undo(args) => environment.undo(args.to_revision.as_deref()).await,
+        RolloutCommand::Status(_) => environment.rollout().await,
     }
 }
 
@@ -175,9 +173,9 @@ fn describe(command: &RolloutCommand) -> (&'static str, String, serde_json::Valu
     }
 }
 
-async fn show(client: &ControlClient, args: &StatusArgs) -> anyhow::Result<()> {
+async fn show(environment: &impl Environment, args: &StatusArgs) -> anyhow::Result<()> {
     loop {
-        let status = client.rollout().await?;
+        let status = environment.rollout().await?;
         let text = render(&status, args.output.json)?;
         if !args.watch {
             print!("{text}");

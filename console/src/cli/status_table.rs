@@ -18,14 +18,8 @@ pub fn render(status: &EnvironmentStatus, now: DateTime<Utc>) -> String {
         status.phase,
         human_duration(age.as_secs())
     );
-    let _ = writeln!(
-        out,
-        "\n{:<12} {:<8} {:<7} {:<9} {:>8} {:<9} {:>8} {:>8}  ADDRESS",
-        "NAME", "WORKLOAD", "TRACK", "REVISION", "PID", "STATE", "RESTARTS", "UPTIME"
-    );
-    for instance in &status.instances {
-        let _ = writeln!(out, "{}", instance_row(instance));
-    }
+    out.push('\n');
+    out.push_str(&instance_table(&status.instances));
     match &status.router {
         Some(router) => {
             let _ = writeln!(
@@ -53,23 +47,89 @@ pub fn render(status: &EnvironmentStatus, now: DateTime<Utc>) -> String {
     out
 }
 
-fn instance_row(instance: &InstanceStatus) -> String {
-    format!(
-        "{:<12} {:<8} {:<7} {:<9} {:>8} {:<9} {:>8} {:>8}  {}",
-        instance.name,
-        instance.workload,
-        instance.track.as_str(),
-        instance.revision,
+/// How a column lines up its cells: text to the left, numbers to the right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+
+/// The instance table's columns. `ADDRESS` comes last and is not padded.
+const COLUMNS: [(&str, Align); 9] = [
+    ("NAME", Align::Left),
+    ("WORKLOAD", Align::Left),
+    ("TRACK", Align::Left),
+    ("REVISION", Align::Left),
+    ("PID", Align::Right),
+    ("STATE", Align::Left),
+    ("RESTARTS", Align::Right),
+    ("UPTIME", Align::Right),
+    ("ADDRESS", Align::Left),
+];
+
+/// Header and one row per instance, each column as wide as its widest cell:
+/// fixed widths let a long name or workload (`prometheus`) push the rest of
+/// its row out of line.
+fn instance_table(instances: &[InstanceStatus]) -> String {
+    let header = COLUMNS.map(|(title, _)| title.to_owned());
+    let rows: Vec<[String; COLUMNS.len()]> = std::iter::once(header)
+        .chain(instances.iter().map(instance_cells))
+        .collect();
+    let mut widths = [0; COLUMNS.len()];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (index, ((cell, width), (_, align))) in row.iter().zip(widths).zip(COLUMNS).enumerate()
+        {
+            let separator = match index {
+                0 => "",
+                // Two spaces set the free-form address apart from the numbers.
+                _ if index == COLUMNS.len() - 1 => "  ",
+                _ => " ",
+            };
+            line.push_str(separator);
+            if index == COLUMNS.len() - 1 {
+                line.push_str(cell);
+            } else if align == Align::Left {
+                let _ = write!(line, "{cell:<width$}");
+            } else {
+                let _ = write!(line, "{cell:>width$}");
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+fn instance_cells(instance: &InstanceStatus) -> [String; COLUMNS.len()] {
+    let or_dash = |text: &str| {
+        if text.is_empty() {
+            "-".to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    [
+        instance.name.clone(),
+        instance.workload.clone(),
+        instance.track.as_str().to_owned(),
+        // Prometheus has no revision of ours.
+        or_dash(&instance.revision),
         instance
             .pid
             .map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
-        instance.state.as_str(),
-        instance.restarts,
+        instance.state.as_str().to_owned(),
+        instance.restarts.to_string(),
         instance
             .uptime_secs
             .map_or_else(|| "-".to_owned(), human_duration),
-        instance.address.as_deref().unwrap_or("-")
-    )
+        or_dash(instance.address.as_deref().unwrap_or_default()),
+    ]
 }
 
 /// `42s`, `3m07s`, `2h05m`: short enough for a table column.
@@ -106,9 +166,11 @@ pub fn ready_summary(status: &EnvironmentStatus, state: &StateDir) -> String {
                 .map_or_else(|| "-".to_owned(), |path| path.display().to_string())
         );
     }
-    if let Some(prometheus) = &status.prometheus_url {
-        let _ = writeln!(out, "  prometheus    {prometheus}  (SLOs: `opsbox slo`)");
-    }
+    let slo_source = status.prometheus_url.as_ref().map_or_else(
+        || "the embedded engine; no Prometheus runs".to_owned(),
+        |url| format!("Prometheus at {url}"),
+    );
+    let _ = writeln!(out, "  SLOs          `opsbox slo` ({slo_source})");
     let _ = writeln!(out, "  state dir     {}", state.root().display());
     let _ = writeln!(out, "  daemon log    {}", state.daemon_log().display());
     out.push_str("see `opsbox status`; stop with `opsbox down`\n");
@@ -129,20 +191,37 @@ mod tests {
             phase: EnvironmentPhase::Ready,
             started_at,
             state_dir: None,
-            instances: vec![InstanceStatus {
-                name: "api-1".to_owned(),
-                workload: "api".to_owned(),
-                track: Track::Stable,
-                revision: "v1".to_owned(),
-                pid: Some(4242),
-                state: InstanceState::Running,
-                restarts: 3,
-                uptime_secs: Some(125),
-                address: Some("127.0.0.1:5000".to_owned()),
-                log_file: None,
-                last_exit: None,
-                last_error: None,
-            }],
+            instances: vec![
+                InstanceStatus {
+                    name: "api-1".to_owned(),
+                    workload: "api".to_owned(),
+                    track: Track::Stable,
+                    revision: "v1".to_owned(),
+                    pid: Some(4242),
+                    state: InstanceState::Running,
+                    restarts: 3,
+                    uptime_secs: Some(125),
+                    address: Some("127.0.0.1:5000".to_owned()),
+                    log_file: None,
+                    last_exit: None,
+                    last_error: None,
+                },
+                // Longer than the other names and workloads, without a revision.
+                InstanceStatus {
+                    name: "prometheus".to_owned(),
+                    workload: "prometheus".to_owned(),
+                    track: Track::Stable,
+                    revision: String::new(),
+                    pid: Some(77),
+                    state: InstanceState::Running,
+                    restarts: 0,
+                    uptime_secs: Some(7),
+                    address: Some("127.0.0.1:9090".to_owned()),
+                    log_file: None,
+                    last_exit: None,
+                    last_error: None,
+                },
+            ],
             queue: Some(QueueStatus {
                 ready: 1,
                 delayed: 0,
@@ -171,6 +250,37 @@ mod tests {
         );
         assert!(
             table.contains("ready 1, delayed 0, processing 2, dead 0"),
+            "{table}"
+        );
+
+        // Every row keeps its cells under their headers.
+        let line = |start: &str| {
+            table
+                .lines()
+                .find(|line| line.starts_with(start))
+                .unwrap_or_else(|| panic!("no line starting with {start}:\n{table}"))
+        };
+        let column = |line: &str, text: &str| {
+            line.find(text)
+                .unwrap_or_else(|| panic!("{text} not in {line:?}"))
+        };
+        let header = line("NAME ");
+        for (row, address) in [
+            (line("api-1 "), "127.0.0.1:5000"),
+            (line("prometheus "), "127.0.0.1:9090"),
+        ] {
+            assert_eq!(column(row, address), column(header, "ADDRESS"), "{table}");
+            assert_eq!(column(row, "running"), column(header, "STATE"), "{table}");
+            assert_eq!(column(row, "stable"), column(header, "TRACK"), "{table}");
+            // Numbers end where their header ends.
+            let restarts_end = column(header, "RESTARTS") + "RESTARTS".len();
+            assert!(
+                row[..restarts_end].ends_with(['3', '0']),
+                "{row:?} in\n{table}"
+            );
+        }
+        assert!(
+            line("prometheus ").starts_with("prometheus prometheus stable -"),
             "{table}"
         );
     }

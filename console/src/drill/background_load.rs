@@ -17,10 +17,13 @@ use crate::load::{self, KindMix, LoadConfig, LoadProgress, LoadReport, Mix};
 /// A load runs at most this long; the drill stops it long before, at its end.
 const MAX_LOAD: Duration = Duration::from_secs(60 * 60);
 
+/// Which load run it is, and its running totals.
+type CurrentLoad = Option<(u32, watch::Receiver<LoadProgress>)>;
+
 /// The load running now, if any, as the monitor reads it.
 #[derive(Clone, Default)]
 pub struct LoadGauge {
-    current: Arc<Mutex<Option<(u32, watch::Receiver<LoadProgress>)>>>,
+    current: Arc<Mutex<CurrentLoad>>,
 }
 
 impl LoadGauge {
@@ -42,7 +45,7 @@ impl LoadGauge {
         })
     }
 
-    fn set(&self, value: Option<(u32, watch::Receiver<LoadProgress>)>) {
+    fn set(&self, value: CurrentLoad) {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = value;
     }
 }

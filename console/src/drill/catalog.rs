@@ -371,7 +371,10 @@ recovery:
             (MINIMAL.replace("window: 5s", "windw: 5s"), "windw"),
             (MINIMAL.replace("{max: 0.01}", "{max: 0.01, min: 0}"), "min"),
             (MINIMAL.replace("mode: freeze", "mode: melt"), "melt"),
-            (MINIMAL.replace("for: 3s", "for: 3 parsecs"), "method[2].outage: unknown time unit \"parsecs\""),
+            (
+                MINIMAL.replace("for: 3s", "for: 3 parsecs"),
+                "method[2].outage: unknown time unit \"parsecs\"",
+            ),
             (
                 MINIMAL.replace("for: 3s", "for: 11m"),
                 "method[2].outage: for",

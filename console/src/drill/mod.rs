@@ -12,7 +12,6 @@ pub mod evaluate;
 pub mod monitor;
 pub mod prober;
 pub mod report;
-pub mod rollout;
 pub mod runner;
 pub mod spec;
 pub mod timeline;

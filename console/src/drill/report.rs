@@ -126,7 +126,7 @@ impl DrillReport {
                 probes.push(&result.probe);
             }
         }
-        let _ = writeln!(out, "  {:<24} {:<30} {}", "probe", "before", "after");
+        let _ = writeln!(out, "  {:<24} {:<30} after", "probe", "before");
         for probe in probes {
             let cell = |results: &[ProbeResult]| {
                 results

@@ -19,10 +19,10 @@ use super::evaluate::{self, Observations};
 use super::monitor::{environment_now, Monitor, MonitorSamples};
 use super::prober::{ProbeSamples, Prober};
 use super::report::{DrillReport, ProbeResult, RecoveryRecord, StepRecord, TrafficTally};
-use super::rollout::{rollout_status, start_rollout};
 use super::spec::{Action, Condition, Drill, SteadyProbe, WaitUntil};
 use super::timeline::{recovered_at, HealthRule, MonitorSample, ProbeSample, Window, SETTLE};
 use crate::chaos::{humanize, Dependency, FaultRequest, KillRequest, OutageRequest, TaskCensus};
+use crate::env::local::rollout_api::StartRollout;
 use crate::env::local::ControlClient;
 use crate::model::RolloutPhase;
 
@@ -357,8 +357,21 @@ impl DrillRun<'_> {
                 ))
             }
             Action::RolloutStart(rollout) => {
-                start_rollout(self.client, &rollout.revision, &rollout.set).await?;
-                Ok((String::new(), Some(EffectEnd::MethodEnd)))
+                let started = self
+                    .client
+                    .rollout_start(&StartRollout {
+                        revision: rollout.revision.clone(),
+                        set: rollout.set.clone(),
+                    })
+                    .await?;
+                Ok((
+                    format!(
+                        "{}, weight {}%",
+                        started.phase.as_str(),
+                        started.canary_weight
+                    ),
+                    Some(EffectEnd::MethodEnd),
+                ))
             }
         }
     }
@@ -416,7 +429,7 @@ impl DrillRun<'_> {
                 )
             }
             Condition::RolloutAborted => {
-                let rollout = rollout_status(self.client).await?;
+                let rollout = self.client.rollout().await?;
                 (
                     rollout.phase == RolloutPhase::Degraded && rollout.canary_weight == 0,
                     format!(
@@ -553,7 +566,7 @@ impl DrillRun<'_> {
             .iter()
             .any(|probe| matches!(probe, super::spec::DuringProbe::RolloutAborted(_)))
         {
-            rollout_status(self.client).await.ok()
+            self.client.rollout().await.ok()
         } else {
             None
         };

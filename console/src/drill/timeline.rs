@@ -210,10 +210,7 @@ pub fn recovered_at(
         let observed_to_the_end = monitor.back().is_some_and(|last| last.at >= window.to)
             && probes.back().is_some_and(|last| last.at >= window.to);
         // The health state at `start` is the newest monitor sample at or before it.
-        let state_at_start = monitor
-            .iter()
-            .filter(|sample| sample.at <= start)
-            .next_back();
+        let state_at_start = monitor.iter().rfind(|sample| sample.at <= start);
         let monitor_healthy = state_at_start.is_some_and(|sample| rule.healthy(sample))
             && monitor
                 .iter()

@@ -212,6 +212,14 @@ pub async fn run(
             }
         }
     }
+    if !stopped_early {
+        // The last slot is due 1/rps before the end: the run lasts its whole duration,
+        // so the achieved rate is over the time asked for.
+        tokio::select! {
+            () = stop.cancelled() => stopped_early = true,
+            () = tokio::time::sleep_until(started + config.duration) => {}
+        }
+    }
     let elapsed = started.elapsed();
 
     // Also after a stop: a create in flight may already have made its task, and

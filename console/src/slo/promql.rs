@@ -62,22 +62,31 @@ pub fn total_rate(indicator: &Indicator, window: PromDuration, scope: Scope) -> 
     }
 }
 
-/// Error events over all events in `window`: 0 when nothing failed, absent
-/// (not NaN) when there were no events at all.
-pub fn error_ratio(indicator: &Indicator, window: PromDuration, scope: Scope) -> String {
-    let total = total_rate(indicator, window, scope);
+/// Error events per second over `window`, present wherever [`total_rate`] is:
+/// 0 (not absent) before the first error, and 0 (not NaN) while idle, so that
+/// it can be summed over time.
+pub fn error_events_rate(indicator: &Indicator, window: PromDuration, scope: Scope) -> String {
     match indicator {
         // A counter of errors only exists after the first error; without the
-        // `or` the ratio would be missing instead of 0 until then.
+        // `or` the rate would be missing instead of 0 until then.
         Indicator::Ratio(ratio) => format!(
-            "(\n  {}\n  or\n  0 * {total}\n)\n/\n{total}",
-            counter_rate(&ratio.errors.metric, &ratio.errors.matchers, window, scope)
+            "(\n  {}\n  or\n  0 * {}\n)",
+            counter_rate(&ratio.errors.metric, &ratio.errors.matchers, window, scope),
+            total_rate(indicator, window, scope)
         ),
-        Indicator::Latency(latency) => format!(
-            "(\n  {total}\n  -\n  {}\n)\n/\n{total}",
-            good_latency_rate(latency, window, scope)
-        ),
+        Indicator::Latency(_) => error_rate(indicator, window, scope),
     }
+}
+
+/// Error events over all events in `window`: 0 when nothing failed, NaN (0/0)
+/// when the counters exist but no event happened in the window, absent when
+/// the counters do not exist.
+pub fn error_ratio(indicator: &Indicator, window: PromDuration, scope: Scope) -> String {
+    format!(
+        "{}\n/\n{}",
+        error_events_rate(indicator, window, scope),
+        total_rate(indicator, window, scope)
+    )
 }
 
 /// Events at or under the latency threshold over all events in `window`.

@@ -27,8 +27,7 @@ const HISTORIES: [PromDuration; 3] = [
     LONGEST_ALERT_WINDOW,
 ];
 
-/// Events per minute in every scenario: 10 per second, a quiet service.
-/// Events per minute in every scenario. Counters grow by whole events so
+/// Events per minute at full traffic. Counters grow by whole events so
 /// that promtool's float arithmetic stays exact: a counter that came out a
 /// hair lower than the one before would read as a reset.
 const EVENTS_PER_MINUTE: u64 = 100_000;
@@ -100,12 +99,31 @@ pub struct ExpectedSample {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Phase {
     pub minutes: u64,
+    pub events_per_minute: u64,
     pub error_ratio: f64,
 }
 
 impl Phase {
+    /// Full traffic with `error_ratio` of it failing.
+    pub const fn steady(minutes: u64, error_ratio: f64) -> Self {
+        Self {
+            minutes,
+            events_per_minute: EVENTS_PER_MINUTE,
+            error_ratio,
+        }
+    }
+
+    /// No events at all: the counters exist but stand still.
+    pub const fn idle(minutes: u64) -> Self {
+        Self {
+            minutes,
+            events_per_minute: 0,
+            error_ratio: 0.0,
+        }
+    }
+
     fn error_events(&self) -> u64 {
-        (EVENTS_PER_MINUTE as f64 * self.error_ratio).round() as u64
+        (self.events_per_minute as f64 * self.error_ratio).round() as u64
     }
 }
 
@@ -128,6 +146,8 @@ pub enum ScenarioKind {
     Recovered,
     /// Above or below a threshold alert.
     Threshold,
+    /// Traffic, an hour without events, traffic: the period SLI stays a number.
+    IdleGap,
 }
 
 impl Scenario {
@@ -144,28 +164,37 @@ impl Scenario {
         self.phases.iter().map(|phase| phase.minutes).sum()
     }
 
-    /// The share of errors in one minute, after rounding to whole events.
-    fn ratio_at_minute(&self, minute: u64) -> f64 {
+    /// Error events and all events in minute `minute` (the one ending then).
+    fn events_at_minute(&self, minute: u64) -> (u64, u64) {
         let mut start = 0;
         for phase in &self.phases {
             if minute <= start + phase.minutes {
-                return phase.error_events() as f64 / EVENTS_PER_MINUTE as f64;
+                return (phase.error_events(), phase.events_per_minute);
             }
             start += phase.minutes;
         }
-        0.0
+        (0, 0)
+    }
+
+    /// Error events, all events and minutes in `window` ending at `at`.
+    fn window_events(&self, at: u64, window: PromDuration) -> (u64, u64, u64) {
+        let first = at.saturating_sub(window.minutes()) + 1;
+        (first..=at)
+            .map(|minute| self.events_at_minute(minute))
+            .fold((0, 0, 0), |(errors, total, minutes), (e, t)| {
+                (errors + e, total + t, minutes + 1)
+            })
     }
 
     /// The error ratio Prometheus computes over `window` ending at `at`:
-    /// traffic is constant, so it is the mean ratio of the minutes covered.
+    /// error events over all events in the minutes covered, 0 without events
+    /// (where Prometheus has NaN, which no alert condition exceeds either).
     pub fn window_ratio(&self, at: u64, window: PromDuration) -> f64 {
-        let first = at.saturating_sub(window.minutes()) + 1;
-        if at < first {
+        let (errors, total, _) = self.window_events(at, window);
+        if total == 0 {
             return 0.0;
         }
-        let minutes = first..=at;
-        let count = minutes.clone().count() as f64;
-        minutes.map(|m| self.ratio_at_minute(m)).sum::<f64>() / count
+        errors as f64 / total as f64
     }
 
     /// Severities of the burn-rate alert that fire at the end.
@@ -188,10 +217,12 @@ impl Scenario {
     /// held at every evaluation since one at least `for` ago.
     pub fn threshold_alert_fires(&self, alert: &ThresholdAlert) -> bool {
         let holds = |minute: u64| {
-            let ratio = self.window_ratio(minute, SHORTEST_WINDOW);
             let value = match alert.signal {
-                Signal::ErrorRatio => ratio,
-                Signal::ErrorRate => ratio * EVENTS_PER_MINUTE as f64 / 60.0,
+                Signal::ErrorRatio => self.window_ratio(minute, SHORTEST_WINDOW),
+                Signal::ErrorRate => {
+                    let (errors, _, minutes) = self.window_events(minute, SHORTEST_WINDOW);
+                    errors as f64 / (minutes.max(1) * 60) as f64
+                }
             };
             value > alert.above
         };
@@ -212,10 +243,7 @@ impl Scenario {
     /// The same events after a clean history that makes the whole scenario
     /// last `total` minutes.
     fn with_history(&self, total: u64) -> Self {
-        let clean = Phase {
-            minutes: total.saturating_sub(self.end_minute()),
-            error_ratio: 0.0,
-        };
+        let clean = Phase::steady(total.saturating_sub(self.end_minute()), 0.0);
         Scenario::new(
             self.name.clone(),
             self.kind,
@@ -259,10 +287,10 @@ pub fn burn_rate_scenarios(slo: &Slo) -> Vec<Scenario> {
                     pair.short
                 ),
                 ScenarioKind::Burn,
-                vec![Phase {
-                    minutes: pair.long.minutes(),
-                    error_ratio: pair.factor * scale * budget,
-                }],
+                vec![Phase::steady(
+                    pair.long.minutes(),
+                    pair.factor * scale * budget,
+                )],
             );
             scenarios.extend(burn.with_shortest_history(budget, &fires));
         }
@@ -274,10 +302,10 @@ pub fn burn_rate_scenarios(slo: &Slo) -> Vec<Scenario> {
             slo.name, fastest.short
         ),
         ScenarioKind::Spike,
-        vec![Phase {
-            minutes: fastest.short.minutes(),
-            error_ratio: spike_ratio(budget, fastest.factor),
-        }],
+        vec![Phase::steady(
+            fastest.short.minutes(),
+            spike_ratio(budget, fastest.factor),
+        )],
     );
     scenarios.extend(spike.with_shortest_history(budget, &[]));
     for pair in &BURN_RATE_ALERTS {
@@ -304,14 +332,8 @@ fn recovered(slo: &Slo, pair: &BurnRateAlert) -> Scenario {
         ),
         ScenarioKind::Recovered,
         vec![
-            Phase {
-                minutes: burning,
-                error_ratio: factor * slo.error_budget(),
-            },
-            Phase {
-                minutes: pair.short.minutes(),
-                error_ratio: 0.0,
-            },
+            Phase::steady(burning, factor * slo.error_budget()),
+            Phase::steady(pair.short.minutes(), 0.0),
         ],
     )
 }
@@ -320,6 +342,38 @@ fn recovered(slo: &Slo, pair: &BurnRateAlert) -> Scenario {
 /// spike of it averages to under the threshold over 1h.
 fn spike_ratio(budget: f64, factor: f64) -> f64 {
     (10.0 * factor * budget).min(0.9)
+}
+
+/// How long the idle gap and each stretch of traffic around it last: whole
+/// evaluation intervals, so that the 5m windows promtool evaluates never
+/// straddle two phases.
+const IDLE_GAP_MINUTES: u64 = 60;
+
+/// An hour at full traffic with half the budget's share of errors, an hour
+/// without any event (every 5m ratio in it is 0/0 = NaN), then an hour at a
+/// quarter of the traffic with twice the budget's share. Weighted by events
+/// the period spends 0.8 of the budget; averaging the two hours' ratios
+/// would say 1.25, and averaging the 5m ratios says NaN.
+pub fn idle_gap_scenario(slo: &Slo) -> Scenario {
+    let budget = slo.error_budget();
+    let before = Phase::steady(IDLE_GAP_MINUTES, 0.5 * budget);
+    let after = Phase {
+        minutes: IDLE_GAP_MINUTES,
+        events_per_minute: EVENTS_PER_MINUTE / 4,
+        error_ratio: 2.0 * budget,
+    };
+    Scenario::new(
+        format!(
+            "{}: the period SLI stays a number through {} without events \
+             ({}x the budget at full traffic, then {}x at a quarter of it)",
+            slo.name,
+            PromDuration::from_minutes(IDLE_GAP_MINUTES),
+            promql::number(before.error_ratio / budget),
+            promql::number(after.error_ratio / budget),
+        ),
+        ScenarioKind::IdleGap,
+        vec![before, Phase::idle(IDLE_GAP_MINUTES), after],
+    )
 }
 
 /// Above and below one threshold alert, after 30 clean minutes.
@@ -353,16 +407,7 @@ pub fn threshold_scenarios(slo: &Slo, alert: &ThresholdAlert) -> Vec<Scenario> {
                     promql::number(ratio),
                 ),
                 ScenarioKind::Threshold,
-                vec![
-                    Phase {
-                        minutes: 30,
-                        error_ratio: 0.0,
-                    },
-                    Phase {
-                        minutes,
-                        error_ratio: ratio,
-                    },
-                ],
+                vec![Phase::steady(30, 0.0), Phase::steady(minutes, ratio)],
             )
         })
         .collect()
@@ -375,6 +420,7 @@ pub fn test_file(slo: &Slo, rule_file: &RuleFile, rule_file_path: &str) -> TestF
         .enumerate()
         .map(|(index, scenario)| burn_rate_group(slo, rule_file, scenario, index))
         .collect();
+    tests.push(idle_gap_group(slo, rule_file, &idle_gap_scenario(slo)));
     for alert in &slo.threshold_alerts {
         for scenario in threshold_scenarios(slo, alert) {
             let fires = scenario.threshold_alert_fires(alert);
@@ -488,6 +534,84 @@ fn burn_rate_group(
     }
 }
 
+/// Checks that an idle stretch leaves the period SLI and the budget
+/// remaining numbers: errors over events of the whole history, not NaN.
+fn idle_gap_group(slo: &Slo, rule_file: &RuleFile, scenario: &Scenario) -> TestGroup {
+    let alertname = slo.burn_rate_alert_name();
+    let end = scenario.end_minute();
+    let this = format!("{{slo=\"{}\"}}", slo.name);
+    let series_labels = format!("{{slo=\"{}\", {TRACK_LABEL}=\"{TRACK}\"}}", slo.name);
+    let budget = slo.error_budget();
+    // The middle of the idle hour.
+    let idle_at = PromDuration::from_minutes(IDLE_GAP_MINUTES * 3 / 2).to_string();
+    let end_at = PromDuration::from_minutes(end).to_string();
+    // The history is shorter than the period, so the period is all of it.
+    let period_ratio = scenario.window_ratio(end, slo.period);
+    let remaining = 1.0 - period_ratio / budget;
+    let holds = |expr: String, eval_time: &str| PromqlExprTest {
+        expr,
+        eval_time: eval_time.to_owned(),
+        exp_samples: vec![ExpectedSample {
+            labels: series_labels.clone(),
+            value: 1.0,
+        }],
+    };
+    let idle_rate = |record_name: String| PromqlExprTest {
+        expr: format!("{record_name}{this}"),
+        eval_time: idle_at.clone(),
+        exp_samples: vec![ExpectedSample {
+            labels: format!(
+                "{record_name}{{slo=\"{}\", {TRACK_LABEL}=\"{TRACK}\"}}",
+                slo.name
+            ),
+            value: 0.0,
+        }],
+    };
+    let ratio_5m = rules::sli_error_record(SHORTEST_WINDOW);
+    let ratio_period = rules::sli_error_record(slo.period);
+    let exprs = vec![
+        // The scenario does what it is for: while idle the 5m ratio is NaN
+        // (only NaN differs from itself) ...
+        holds(
+            format!("{ratio_5m}{this} != bool {ratio_5m}{this}"),
+            &idle_at,
+        ),
+        // ... and the recorded event rates are 0, not NaN or absent.
+        idle_rate(rules::error_events_record(SHORTEST_WINDOW)),
+        idle_rate(rules::total_events_record(SHORTEST_WINDOW)),
+        // promtool compares values exactly; the sums of rates are floats.
+        holds(
+            format!(
+                "abs({ratio_period}{this} / {} - 1) < bool 1e-9",
+                promql::number(period_ratio)
+            ),
+            &end_at,
+        ),
+        holds(
+            format!(
+                "abs(slo:period_error_budget_remaining:ratio{this} - {}) < bool 1e-9",
+                promql::number(remaining)
+            ),
+            &end_at,
+        ),
+    ];
+    TestGroup {
+        name: scenario.name.clone(),
+        interval: STEP.to_string(),
+        input_series: input_series(slo, scenario),
+        alert_rule_test: vec![AlertRuleTest {
+            eval_time: end_at,
+            alertname: alertname.clone(),
+            exp_alerts: scenario
+                .burn_rate_severities(budget)
+                .into_iter()
+                .map(|severity| expected_alert(slo, rule_file, &alertname, severity))
+                .collect(),
+        }],
+        promql_expr_test: exprs,
+    }
+}
+
 /// Labels and annotations of a firing alert, taken from the generated rule
 /// with the track filled in, as Prometheus renders them.
 fn expected_alert(
@@ -523,11 +647,12 @@ fn expected_alert(
 /// service's own: one good and one error series, or a full histogram.
 fn input_series(slo: &Slo, scenario: &Scenario) -> Vec<InputSeries> {
     let bad: Vec<u64> = scenario.phases.iter().map(Phase::error_events).collect();
-    let good: Vec<u64> = bad
+    let all: Vec<u64> = scenario
+        .phases
         .iter()
-        .map(|errors| EVENTS_PER_MINUTE - errors)
+        .map(|phase| phase.events_per_minute)
         .collect();
-    let all: Vec<u64> = vec![EVENTS_PER_MINUTE; scenario.phases.len()];
+    let good: Vec<u64> = all.iter().zip(&bad).map(|(all, bad)| all - bad).collect();
     let minutes: Vec<u64> = scenario.phases.iter().map(|phase| phase.minutes).collect();
     let counter = |metric: &str,
                    labels: &BTreeMap<String, String>,
@@ -706,6 +831,22 @@ mod tests {
                     .collect();
                 assert_eq!(fires, vec![true, false], "{}", alert.name);
             }
+        }
+    }
+
+    #[test]
+    fn idle_gap_weighs_events_not_minutes() {
+        let spec = SloSpec::from_yaml(SPEC).expect("committed spec is valid");
+        for slo in &spec.slos {
+            let scenario = idle_gap_scenario(slo);
+            let end = scenario.end_minute();
+            assert_eq!(end % EVALUATION.minutes(), 0, "{}", scenario.name);
+            let spent = scenario.window_ratio(end, slo.period) / slo.error_budget();
+            assert!((spent - 0.8).abs() < 1e-9, "{}: {spent}", scenario.name);
+            // The idle hour has no events, and no alert fires at the end.
+            let idle = PromDuration::from_minutes(IDLE_GAP_MINUTES);
+            assert_eq!(scenario.window_events(2 * IDLE_GAP_MINUTES, idle).1, 0);
+            assert!(scenario.burn_rate_severities(slo.error_budget()).is_empty());
         }
     }
 

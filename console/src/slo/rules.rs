@@ -45,6 +45,17 @@ pub fn sli_error_record(window: PromDuration) -> String {
     format!("slo:sli_error:ratio_rate{window}")
 }
 
+/// `slo:sli_error_events:rate5m`: error events per second of an SLO over a
+/// window; 0 while idle, so that it can be summed over the period.
+pub fn error_events_record(window: PromDuration) -> String {
+    format!("slo:sli_error_events:rate{window}")
+}
+
+/// `slo:sli_total_events:rate5m`: all events per second of an SLO over a window.
+pub fn total_events_record(window: PromDuration) -> String {
+    format!("slo:sli_total_events:rate{window}")
+}
+
 /// The rules of one SLO, one group per purpose as Sloth lays them out.
 pub fn rule_file(slo: &Slo, dashboard: &str) -> RuleFile {
     RuleFile {
@@ -74,32 +85,55 @@ pub fn rule_file(slo: &Slo, dashboard: &str) -> RuleFile {
 }
 
 fn sli_recordings(slo: &Slo) -> Vec<Rule> {
-    let mut rules: Vec<Rule> = SLI_WINDOWS
-        .iter()
-        .map(|window| {
-            record(
-                slo,
-                sli_error_record(*window),
-                promql::error_ratio(&slo.indicator, *window, Scope::PerTrack),
-            )
-        })
-        .collect();
-    // Over the whole period a rate would read weeks of raw samples at every
-    // evaluation; averaging the 5m ratio is what Sloth does, and is cheap.
+    let mut rules = vec![
+        record(
+            slo,
+            error_events_record(SHORTEST_WINDOW),
+            promql::error_events_rate(&slo.indicator, SHORTEST_WINDOW, Scope::PerTrack),
+        ),
+        record(
+            slo,
+            total_events_record(SHORTEST_WINDOW),
+            promql::total_rate(&slo.indicator, SHORTEST_WINDOW, Scope::PerTrack),
+        ),
+    ];
+    rules.extend(SLI_WINDOWS.iter().map(|window| {
+        record(
+            slo,
+            sli_error_record(*window),
+            promql::error_ratio(&slo.indicator, *window, Scope::PerTrack),
+        )
+    }));
     if !SLI_WINDOWS.contains(&slo.period) {
-        let short = format!(
-            "{}{{slo=\"{}\"}}[{}]",
-            sli_error_record(SHORTEST_WINDOW),
-            slo.name,
-            slo.period
-        );
         rules.push(record(
             slo,
             sli_error_record(slo.period),
-            format!("sum_over_time({short})\n/\ncount_over_time({short})"),
+            period_error_ratio(slo),
         ));
     }
     rules
+}
+
+/// The error ratio over the whole period. A rate over the period would read
+/// weeks of raw samples at every evaluation, so it adds up the recorded 5m
+/// event rates instead: all error events over all events, weighted by events
+/// like the embedded engine. Averaging the recorded 5m ratio (as Sloth does)
+/// would be NaN for the whole period after a single 5m window without events
+/// (0/0), and would weigh a quiet hour as much as a busy one. Every event is
+/// counted once per evaluation whose 5m window covers it, in the numerator
+/// and the denominator alike, so that factor cancels.
+fn period_error_ratio(slo: &Slo) -> String {
+    let over_period = |record_name: String| {
+        format!(
+            "sum_over_time({record_name}{{slo=\"{}\"}}[{}])",
+            slo.name, slo.period
+        )
+    };
+    format!(
+        "{}\n/\n{}",
+        over_period(error_events_record(SHORTEST_WINDOW)),
+        over_period(total_events_record(SHORTEST_WINDOW))
+    )
 }
 
 fn meta_recordings(slo: &Slo) -> Vec<Rule> {

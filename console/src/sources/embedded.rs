@@ -95,9 +95,12 @@ fn summary(slo: &Slo, status: &SloStatus, covered_ratio: Option<f64>) -> SloSumm
     }
 }
 
+/// `+ 0.0` turns the engine's `-0.0` (an empty sum of errors is `-0.0` in Rust) into
+/// the `0` a reader expects.
 fn measured(reading: Reading<f64>, covered_value: Option<f64>) -> Measured<f64> {
+    let covered_value = covered_value.map(|value| value + 0.0);
     match reading {
-        Reading::Value(value) => Measured::Value { value },
+        Reading::Value(value) => Measured::Value { value: value + 0.0 },
         Reading::NoTraffic => Measured::NoTraffic,
         Reading::Insufficient { covered } => Measured::Insufficient {
             covered_secs: covered.as_secs(),

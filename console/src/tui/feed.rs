@@ -132,10 +132,16 @@ mod tests {
         let mut feed = Feed::default();
         assert_eq!(feed.age_caption(start), "no data yet");
         feed.accept(Ok(7), start);
-        feed.accept(Err("connection refused".to_owned()), start + chrono::Duration::seconds(3));
+        feed.accept(
+            Err("connection refused".to_owned()),
+            start + chrono::Duration::seconds(3),
+        );
         assert_eq!(feed.value(), Some(&7));
         assert_eq!(feed.error(), Some("connection refused"));
-        assert_eq!(feed.age_caption(start + chrono::Duration::seconds(5)), "5s ago");
+        assert_eq!(
+            feed.age_caption(start + chrono::Duration::seconds(5)),
+            "5s ago"
+        );
         feed.accept(Ok(8), start + chrono::Duration::seconds(6));
         assert_eq!((feed.value(), feed.error()), (Some(&8), None));
     }

@@ -6,11 +6,14 @@
 //! answers with a visible result.
 
 pub mod actions;
+pub mod app;
 pub mod audit;
 pub mod collect;
 pub mod drills;
+mod effects;
 pub mod feed;
 pub mod instances;
+mod launch;
 pub mod logs;
 pub mod nav;
 pub mod overview;
@@ -18,11 +21,15 @@ pub mod queue;
 pub mod rollout;
 pub mod runbook;
 pub mod slo_detail;
+mod stack;
 pub mod store;
+pub mod terminal;
 pub mod text;
 pub mod theme;
 pub mod view;
 pub mod widgets;
+
+pub use launch::{run, ConsoleOptions, MIN_FRAME};
 
 #[cfg(test)]
 mod test_support;

@@ -41,7 +41,10 @@ impl ViewId {
     }
 
     pub fn index(self) -> usize {
-        ViewId::ALL.iter().position(|view| *view == self).unwrap_or(0)
+        ViewId::ALL
+            .iter()
+            .position(|view| *view == self)
+            .unwrap_or(0)
     }
 
     pub fn next(self) -> Self {

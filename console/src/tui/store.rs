@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use super::feed::{Capped, Feed};
 use super::nav::UiRequest;
-use super::view::Action;
 use super::theme::Theme;
+use super::view::Action;
 use crate::audit::AuditEntry;
 use crate::chaos::ChaosStatus;
 use crate::drill::{Drill, DrillReport};

@@ -27,14 +27,22 @@ use crate::model::{
 
 /// The fixed "now" of every fixture.
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 pub fn ago(secs: i64) -> DateTime<Utc> {
     now() - Duration::seconds(secs)
 }
 
-pub fn instance(name: &str, workload: &str, track: Track, state: InstanceState, restarts: u32) -> InstanceStatus {
+pub fn instance(
+    name: &str,
+    workload: &str,
+    track: Track,
+    state: InstanceState,
+    restarts: u32,
+) -> InstanceStatus {
     let running = state == InstanceState::Running;
     InstanceStatus {
         name: name.to_owned(),
@@ -67,7 +75,9 @@ pub fn rollout() -> RolloutStatus {
         message: Some("paused until promoted".to_owned()),
         steps: vec![
             RolloutStep::SetWeight(10),
-            RolloutStep::Pause(PauseStep { duration: Some("30s".to_owned()) }),
+            RolloutStep::Pause(PauseStep {
+                duration: Some("30s".to_owned()),
+            }),
             RolloutStep::Analysis(AnalysisStep {}),
             RolloutStep::SetWeight(50),
             RolloutStep::Pause(PauseStep { duration: None }),
@@ -101,11 +111,27 @@ pub fn rollout() -> RolloutStatus {
             ],
             message: None,
         }],
-        revisions: vec![revision("v0", Some(86_400)), revision("v1", Some(3_600)), revision("v2", None)],
+        revisions: vec![
+            revision("v0", Some(86_400)),
+            revision("v1", Some(3_600)),
+            revision("v2", None),
+        ],
         events: vec![
-            RolloutEvent { at: ago(900), kind: "start".to_owned(), message: "rollout of v2 started".to_owned() },
-            RolloutEvent { at: ago(600), kind: "analysis".to_owned(), message: "analysis passed".to_owned() },
-            RolloutEvent { at: ago(300), kind: "promote".to_owned(), message: "promoted by alice".to_owned() },
+            RolloutEvent {
+                at: ago(900),
+                kind: "start".to_owned(),
+                message: "rollout of v2 started".to_owned(),
+            },
+            RolloutEvent {
+                at: ago(600),
+                kind: "analysis".to_owned(),
+                message: "analysis passed".to_owned(),
+            },
+            RolloutEvent {
+                at: ago(300),
+                kind: "promote".to_owned(),
+                message: "promoted by alice".to_owned(),
+            },
         ],
         canary_ready: 1,
         canary_replicas: 1,
@@ -123,9 +149,20 @@ pub fn status() -> EnvironmentStatus {
             instance("api-1", "api", Track::Stable, InstanceState::Running, 0),
             instance("api-2", "api", Track::Stable, InstanceState::Backoff, 3),
             instance("canary-1", "api", Track::Canary, InstanceState::Running, 0),
-            instance("worker-1", "worker", Track::Stable, InstanceState::Running, 1),
+            instance(
+                "worker-1",
+                "worker",
+                Track::Stable,
+                InstanceState::Running,
+                1,
+            ),
         ],
-        queue: Some(QueueStatus { ready: 12, delayed: 1, processing: 3, dead: 2 }),
+        queue: Some(QueueStatus {
+            ready: 12,
+            delayed: 1,
+            processing: 3,
+            dead: 2,
+        }),
         router: Some(RouterStatus {
             url: "http://127.0.0.1:8080".to_owned(),
             metrics_url: None,
@@ -152,9 +189,24 @@ fn value(value: f64) -> Measured<f64> {
 }
 
 /// Burn rates for 5m, 30m, 1h, 2h, 6h, 1d, 3d, then the period.
-fn summary(name: &str, service: &str, burns: [Measured<f64>; 8], alert: AlertLevel, remaining: Measured<f64>) -> SloSummary {
+fn summary(
+    name: &str,
+    service: &str,
+    burns: [Measured<f64>; 8],
+    alert: AlertLevel,
+    remaining: Measured<f64>,
+) -> SloSummary {
     let budget = 0.001;
-    let names = [("5m", 300), ("30m", 1_800), ("1h", 3_600), ("2h", 7_200), ("6h", 21_600), ("1d", 86_400), ("3d", 259_200), ("30d", 2_592_000)];
+    let names = [
+        ("5m", 300),
+        ("30m", 1_800),
+        ("1h", 3_600),
+        ("2h", 7_200),
+        ("6h", 21_600),
+        ("1d", 86_400),
+        ("3d", 259_200),
+        ("30d", 2_592_000),
+    ];
     let windows = names
         .iter()
         .zip(burns)
@@ -173,15 +225,22 @@ fn summary(name: &str, service: &str, burns: [Measured<f64>; 8], alert: AlertLev
         windows,
         alert,
         budget_exhaustion: match remaining {
-            Measured::Value { value } if value < 0.5 => Measured::Value { value: Exhaustion::In { secs: 93_600 } },
-            Measured::Value { .. } => Measured::Value { value: Exhaustion::NotBurning },
+            Measured::Value { value } if value < 0.5 => Measured::Value {
+                value: Exhaustion::In { secs: 93_600 },
+            },
+            Measured::Value { .. } => Measured::Value {
+                value: Exhaustion::NotBurning,
+            },
             _ => Measured::NoTraffic,
         },
     }
 }
 
 pub fn slo_report() -> SloReport {
-    let partial = |covered| Measured::Insufficient { covered_secs: 3_725, covered_value: covered };
+    let partial = |covered| Measured::Insufficient {
+        covered_secs: 3_725,
+        covered_value: covered,
+    };
     SloReport {
         source: SloSource::Embedded,
         requested: SourceChoice::Auto,
@@ -193,28 +252,67 @@ pub fn slo_report() -> SloReport {
             summary(
                 "api-availability",
                 "api",
-                [value(20.5), value(16.0), value(15.1), partial(Some(9.0)), partial(Some(4.0)), partial(Some(1.2)), partial(Some(1.1)), partial(Some(1.0))],
+                [
+                    value(20.5),
+                    value(16.0),
+                    value(15.1),
+                    partial(Some(9.0)),
+                    partial(Some(4.0)),
+                    partial(Some(1.2)),
+                    partial(Some(1.1)),
+                    partial(Some(1.0)),
+                ],
                 AlertLevel::Page,
-                Measured::Insufficient { covered_secs: 3_725, covered_value: Some(0.21) },
+                Measured::Insufficient {
+                    covered_secs: 3_725,
+                    covered_value: Some(0.21),
+                },
             ),
             summary(
                 "api-latency",
                 "api",
-                [value(0.5), value(0.4), value(0.45), partial(Some(0.4)), partial(None), partial(None), partial(None), partial(None)],
+                [
+                    value(0.5),
+                    value(0.4),
+                    value(0.45),
+                    partial(Some(0.4)),
+                    partial(None),
+                    partial(None),
+                    partial(None),
+                    partial(None),
+                ],
                 AlertLevel::Undetermined,
                 value(0.93),
             ),
             summary(
                 "jobs-success",
                 "worker",
-                [value(4.0), value(3.5), value(3.2), value(3.1), value(2.0), value(1.1), value(0.9), value(0.8)],
+                [
+                    value(4.0),
+                    value(3.5),
+                    value(3.2),
+                    value(3.1),
+                    value(2.0),
+                    value(1.1),
+                    value(0.9),
+                    value(0.8),
+                ],
                 AlertLevel::Ticket,
                 value(0.42),
             ),
             summary(
                 "queue-freshness",
                 "worker",
-                [Measured::NoTraffic, Measured::NoTraffic, Measured::NoTraffic, Measured::NoTraffic, Measured::NoTraffic, Measured::NoTraffic, Measured::NoTraffic, Measured::NoTraffic],
+                [
+                    Measured::NoTraffic,
+                    Measured::NoTraffic,
+                    Measured::NoTraffic,
+                    Measured::NoTraffic,
+                    Measured::NoTraffic,
+                    Measured::NoTraffic,
+                    Measured::NoTraffic,
+                    Measured::NoTraffic,
+                ],
                 AlertLevel::None,
                 Measured::NoTraffic,
             ),
@@ -238,7 +336,12 @@ pub fn audit_entries() -> Vec<AuditEntry> {
         entry(900, "rollout.start", "v2", Outcome::Ok),
         entry(300, "rollout.promote", "api", Outcome::Ok),
         entry(120, "chaos.kill", "api-2", Outcome::Ok),
-        entry(60, "rollout.undo", "api", Outcome::Error("a rollout is in progress; abort it first".to_owned())),
+        entry(
+            60,
+            "rollout.undo",
+            "api",
+            Outcome::Error("a rollout is in progress; abort it first".to_owned()),
+        ),
     ]
 }
 
@@ -255,7 +358,12 @@ pub fn normal_store() -> SharedStore {
     for (step, ready) in [4u64, 9, 15, 12, 7, 12].into_iter().enumerate() {
         let at = ago(12 - 2 * step as i64);
         let mut status = status();
-        status.queue = Some(QueueStatus { ready, delayed: 1, processing: 3, dead: 2 });
+        status.queue = Some(QueueStatus {
+            ready,
+            delayed: 1,
+            processing: 3,
+            dead: 2,
+        });
         store.accept_status(Ok(status), at);
     }
     for (step, remaining) in [0.35, 0.31, 0.27, 0.24, 0.21].into_iter().enumerate() {
@@ -274,7 +382,12 @@ pub fn empty_store() -> SharedStore {
     let mut store = base_store();
     let mut status = status();
     status.instances.clear();
-    status.queue = Some(QueueStatus { ready: 0, delayed: 0, processing: 0, dead: 0 });
+    status.queue = Some(QueueStatus {
+        ready: 0,
+        delayed: 0,
+        processing: 0,
+        dead: 0,
+    });
     status.rollout = None;
     status.phase = EnvironmentPhase::Starting;
     store.accept_status(Ok(status), ago(1));
@@ -289,9 +402,18 @@ pub fn empty_store() -> SharedStore {
 pub fn error_store() -> SharedStore {
     let mut store = base_store();
     store.accept_status(Ok(status()), ago(40));
-    store.accept_status(Err("the daemon at 127.0.0.1:4100 does not answer".to_owned()), ago(1));
-    store.accept_slo(Err("SLO source not available: the daemon answered 404 Not Found".to_owned()), ago(1));
-    store.audit.accept(Err("cannot open the audit log .opsbox/audit.jsonl: permission denied".to_owned()), ago(1));
+    store.accept_status(
+        Err("the daemon at 127.0.0.1:4100 does not answer".to_owned()),
+        ago(1),
+    );
+    store.accept_slo(
+        Err("SLO source not available: the daemon answered 404 Not Found".to_owned()),
+        ago(1),
+    );
+    store.audit.accept(
+        Err("cannot open the audit log .opsbox/audit.jsonl: permission denied".to_owned()),
+        ago(1),
+    );
     store.shared()
 }
 

@@ -16,7 +16,10 @@ pub fn duration_short(duration: Duration) -> String {
 }
 
 /// Seconds between two instants, zero when `later` is not later (clock skew).
-pub fn elapsed(earlier: chrono::DateTime<chrono::Utc>, later: chrono::DateTime<chrono::Utc>) -> Duration {
+pub fn elapsed(
+    earlier: chrono::DateTime<chrono::Utc>,
+    later: chrono::DateTime<chrono::Utc>,
+) -> Duration {
     (later - earlier).to_std().unwrap_or(Duration::ZERO)
 }
 
@@ -84,7 +87,10 @@ mod tests {
         assert_eq!(duration_short(Duration::from_secs(59)), "59s");
         assert_eq!(duration_short(Duration::from_secs(61)), "1m");
         assert_eq!(duration_short(Duration::from_secs(3_600 + 300)), "1h05m");
-        assert_eq!(duration_short(Duration::from_secs(3 * 86_400 + 4 * 3_600)), "3d4h");
+        assert_eq!(
+            duration_short(Duration::from_secs(3 * 86_400 + 4 * 3_600)),
+            "3d4h"
+        );
     }
 
     #[test]
@@ -101,9 +107,15 @@ mod tests {
         let show = |v: &f64| percent(*v);
         assert_eq!(measured(&Measured::Value { value: 0.9995 }, show), "99.95%");
         assert_eq!(measured(&Measured::<f64>::NoTraffic, show), "-");
-        let partial = Measured::Insufficient { covered_secs: 60, covered_value: Some(0.5) };
+        let partial = Measured::Insufficient {
+            covered_secs: 60,
+            covered_value: Some(0.5),
+        };
         assert_eq!(measured(&partial, show), "~50.00%");
-        let none = Measured::<f64>::Insufficient { covered_secs: 0, covered_value: None };
+        let none = Measured::<f64>::Insufficient {
+            covered_secs: 0,
+            covered_value: None,
+        };
         assert_eq!(measured(&none, show), "?");
         assert_eq!(exhaustion(&Exhaustion::In { secs: 90_000 }), "in 1d1h");
     }

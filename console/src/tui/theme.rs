@@ -84,7 +84,13 @@ mod tests {
     #[test]
     fn plain_styles_carry_no_colour_but_keep_emphasis() {
         let plain = Theme::plain();
-        for style in [plain.good(), plain.warn(), plain.bad(), plain.dim(), plain.accent()] {
+        for style in [
+            plain.good(),
+            plain.warn(),
+            plain.bad(),
+            plain.dim(),
+            plain.accent(),
+        ] {
             assert_eq!(style.fg, None);
         }
         assert!(plain.bad().add_modifier.contains(Modifier::BOLD));

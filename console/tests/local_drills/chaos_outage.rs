@@ -36,7 +36,11 @@ async fn outages_fail_ready_while_they_last_and_the_daemon_restores_them() {
     assert_eq!(planned, 3_000);
 
     let listed = chaos_list(&env).await;
-    assert_eq!(listed.outages, [outage.clone()], "listed while it lasts");
+    assert_eq!(
+        listed.outages,
+        std::slice::from_ref(&outage),
+        "listed while it lasts"
+    );
     let second = env
         .opsbox(&["chaos", "outage", "redis", "--for", "3s"])
         .await;
@@ -65,14 +69,22 @@ async fn outages_fail_ready_while_they_last_and_the_daemon_restores_them() {
     assert_eq!(ended.kind, "outage-end");
     assert!(ended.at >= outage.ends_at, "{ended:?} before {outage:?}");
 
-    let frozen = env
-        .opsbox(&[
-            "chaos", "outage", "postgres", "--for", "2s", "--mode", "freeze", "--wait",
-        ])
-        .await;
+    // While PostgreSQL is frozen (backends too), readiness fails by its own timeout.
+    let freeze = env.opsbox(&[
+        "chaos", "outage", "postgres", "--for", "3s", "--mode", "freeze", "--wait",
+    ]);
+    let unready = until(
+        "the API to be unready while PostgreSQL is frozen",
+        DEADLINE,
+        || {
+            let (http, ready_url) = (&http, &ready_url);
+            async move { (ready_status(http, ready_url).await == Some(503)).then_some(()) }
+        },
+    );
+    let (frozen, ()) = tokio::join!(freeze, unready);
     assert_success("chaos outage postgres --mode freeze --wait", &frozen);
     let said = String::from_utf8_lossy(&frozen.stdout);
-    assert!(said.contains("postgres is frozen for 2s"), "{said}");
+    assert!(said.contains("postgres is frozen for 3s"), "{said}");
     assert!(said.contains("postgres is back"), "{said}");
     until("the API to be ready after the freeze", DEADLINE, || {
         let (http, ready_url) = (&http, &ready_url);

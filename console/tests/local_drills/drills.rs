@@ -1,12 +1,12 @@
-//! `opsbox drill run` end to end: the built-in worker-crash and redis-outage drills
-//! pass without losing a task; a drill whose expectation does not hold fails with a
-//! non-zero exit; reports are kept and `drill list` shows the last result.
+//! `opsbox drill run` end to end: the built-in worker-crash, redis-outage and bad-canary
+//! drills pass without losing a task; a drill whose expectation does not hold fails
+//! with a non-zero exit; reports are kept and `drill list` shows the last result.
 
 use std::path::PathBuf;
 
 use opsbox::drill::DrillReport;
 
-use crate::harness::assert_success;
+use crate::harness::{assert_success, LocalEnv};
 use crate::private_env::PrivateEnv;
 
 /// The repository's drill files (the same ones the binary has built in).
@@ -170,4 +170,47 @@ recovery:
         stderr.contains("broken.yaml") && stderr.contains("descriptio"),
         "the file and the field are named: {stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_canary_is_aborted_by_its_first_analysis_without_losing_a_task() {
+    // No outage here: shared servers (DATABASE_URL / REDIS_URL) are fine.
+    let env = LocalEnv::new().await;
+    env.up(2, 1).await;
+    let dir = drills_dir();
+    let output = env
+        .opsbox(&[
+            "drill",
+            "run",
+            "bad-canary",
+            "--json",
+            "--drills-dir",
+            dir.to_str().expect("utf-8 path"),
+        ])
+        .await;
+    assert_success("drill run bad-canary", &output);
+    let report: DrillReport = serde_json::from_slice(&output.stdout).expect("report JSON");
+    assert!(report.passed, "{}", report.render());
+    let aborted = report
+        .during
+        .iter()
+        .find(|probe| probe.probe.starts_with("rollout-aborted"))
+        .expect("the abort is judged");
+    assert!(aborted.passed, "{aborted:?}");
+    assert!(
+        aborted.observed.contains("Degraded after 1 analysis run"),
+        "{aborted:?}"
+    );
+    assert!(
+        report
+            .steps
+            .iter()
+            .any(|step| step.action.starts_with("rollout-start drill-bad-canary") && step.ok),
+        "{:?}",
+        report.steps
+    );
+    assert_eq!(report.tasks.expect("tasks were counted").lost, 0);
+    let status = env.status().await;
+    let router = status.router.expect("router status");
+    assert_eq!(router.canary_weight, 0, "traffic is back on stable");
 }

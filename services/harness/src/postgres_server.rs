@@ -114,7 +114,7 @@ impl PostgresServer {
             self.pid.store(0, Ordering::Release);
             // Frozen backends would hold the shutdown until the grace ran out.
             if self.paused.swap(false, Ordering::AcqRel) {
-                process.signal_group(Signal::SIGCONT)?;
+                process.signal_with_children(Signal::SIGCONT)?;
             }
             process.stop(SHUTDOWN_SIGNAL, SHUTDOWN_GRACE).await?;
             tracing::debug!(port = self.port, "PostgreSQL stopped");
@@ -127,11 +127,12 @@ impl PostgresServer {
         self.paused.load(Ordering::Acquire)
     }
 
-    /// Freezes the postmaster and every backend with SIGSTOP to their process group,
+    /// Freezes the postmaster and every backend and auxiliary process with SIGSTOP,
     /// like a hung database: open connections stay open and nothing is answered; new
     /// connections are accepted by the kernel and then stall.
     pub async fn pause(&self) -> Result<()> {
-        self.signal_group_while_running(Signal::SIGSTOP).await?;
+        self.signal_with_backends_while_running(Signal::SIGSTOP)
+            .await?;
         self.paused.store(true, Ordering::Release);
         tracing::debug!(port = self.port, "PostgreSQL paused");
         Ok(())
@@ -139,20 +140,21 @@ impl PostgresServer {
 
     /// Undoes [`PostgresServer::pause`] with SIGCONT.
     pub async fn resume(&self) -> Result<()> {
-        self.signal_group_while_running(Signal::SIGCONT).await?;
+        self.signal_with_backends_while_running(Signal::SIGCONT)
+            .await?;
         self.paused.store(false, Ordering::Release);
         tracing::debug!(port = self.port, "PostgreSQL resumed");
         Ok(())
     }
 
-    async fn signal_group_while_running(&self, signal: Signal) -> Result<()> {
+    async fn signal_with_backends_while_running(&self, signal: Signal) -> Result<()> {
         let slot = self.process.lock().await;
         let process = slot.as_ref().ok_or(HarnessError::WrongState {
             server: SERVER,
             state: "stopped",
             hint: "call start() before it can be paused or resumed",
         })?;
-        process.signal_group(signal)
+        process.signal_with_children(signal)
     }
 
     /// Starts the server again on the same port and data; a no-op when it is running.

@@ -186,20 +186,27 @@ impl ManagedProcess {
         }
     }
 
-    /// Sends a signal to the whole process group (a server and its children, such as
-    /// PostgreSQL's backends) unless the leader has been reaped.
-    pub fn signal_group(&self, signal: Signal) -> Result<()> {
+    /// Sends a signal to the process and to its direct children, unless it has been
+    /// reaped. PostgreSQL's backends each lead a session of their own (setsid), so a
+    /// signal to the postmaster's process group does not reach them. The parent is
+    /// signalled first: once it is stopped it forks no child the list would miss.
+    pub fn signal_with_children(&self, signal: Signal) -> Result<()> {
         if self.exit_status.is_some() {
             return Ok(());
         }
-        // The group id is the leader's pid, which cannot be reused before we reap it.
-        match killpg(self.pid, signal) {
-            Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(errno) => Err(HarnessError::Io {
-                action: format!("send {signal} to {} (process group {})", self.name, self.pid),
-                cause: errno.into(),
-            }),
+        self.signal(signal)?;
+        for child in children_of(self.pid) {
+            match kill(child, signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(errno) => {
+                    return Err(HarnessError::Io {
+                        action: format!("send {signal} to a child (pid {child}) of {}", self.name),
+                        cause: errno.into(),
+                    })
+                }
+            }
         }
+        Ok(())
     }
 
     /// The exit status if the process has exited; reaps it.
@@ -332,6 +339,29 @@ pub(crate) async fn run_to_completion(launch: Launch<'_>, timeout: Duration) -> 
             cause: io::Error::from(io::ErrorKind::TimedOut),
         }),
     }
+}
+
+/// The processes whose parent is `parent`, read from `/proc`.
+fn children_of(parent: Pid) -> Vec<Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+            let ppid: i32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent.as_raw()).then(|| Pid::from_raw(pid))
+        })
+        .collect()
 }
 
 /// The last lines written to a log after `from_offset`.

@@ -4,6 +4,7 @@
 //! daemon's `{"error": ...}` answers into errors that say what the daemon said; each
 //! verb's typed call lives next to the verb.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,10 +12,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::daemon_record::{self, DaemonRecord};
+use super::rollout_api::StartRollout;
 use super::secret;
 use super::state_dir::StateDir;
 use crate::env::Environment;
-use crate::model::EnvironmentStatus;
+use crate::model::slo::{SloQuery, SloReport};
+use crate::model::{EnvironmentStatus, RolloutStatus};
 
 /// How long one control request may take by default; the daemon answers most from memory.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -158,5 +161,42 @@ impl Environment for LocalEnvironment {
 
     async fn status(&self) -> anyhow::Result<EnvironmentStatus> {
         self.client.status().await
+    }
+
+    async fn slo(&self, query: SloQuery) -> anyhow::Result<SloReport> {
+        self.client.slo(query).await
+    }
+
+    async fn rollout(&self) -> anyhow::Result<RolloutStatus> {
+        self.client.rollout().await
+    }
+
+    async fn start_rollout(
+        &self,
+        revision: &str,
+        overrides: &BTreeMap<String, String>,
+    ) -> anyhow::Result<RolloutStatus> {
+        self.client
+            .rollout_start(&StartRollout {
+                revision: revision.to_owned(),
+                set: overrides.clone(),
+            })
+            .await
+    }
+
+    async fn promote(&self, full: bool) -> anyhow::Result<RolloutStatus> {
+        self.client.rollout_promote(full).await
+    }
+
+    async fn abort(&self) -> anyhow::Result<RolloutStatus> {
+        self.client.rollout_abort().await
+    }
+
+    async fn retry(&self) -> anyhow::Result<RolloutStatus> {
+        self.client.rollout_retry().await
+    }
+
+    async fn undo(&self, to: Option<&str>) -> anyhow::Result<RolloutStatus> {
+        self.client.rollout_undo(to.map(str::to_owned)).await
     }
 }

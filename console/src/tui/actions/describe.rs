@@ -213,14 +213,20 @@ fn undo(rollout: Option<&RolloutStatus>) -> Confirmation {
 fn instance_line(instance: Option<&InstanceStatus>) -> String {
     match instance {
         Some(instance) => format!(
-            "It is a {} instance of the {} track, revision {}, {}{}.",
+            "{}: workload {}, {} track, revision {}, {}{}, {} restarts so far.",
+            instance.name,
             instance.workload,
             instance.track,
             instance.revision,
             instance.state.as_str(),
-            instance.pid.map_or(String::new(), |pid| format!(", pid {pid}"))
+            instance
+                .pid
+                .map_or(String::new(), |pid| format!(" as pid {pid}")),
+            instance.restarts
         ),
-        None => "The console does not list it; the environment will refuse an unknown name.".to_owned(),
+        None => {
+            "The console does not list it; the environment will refuse an unknown name.".to_owned()
+        }
     }
 }
 
@@ -229,8 +235,10 @@ fn kill(name: &str, instance: Option<&InstanceStatus>) -> Confirmation {
         question: format!("Kill instance {name}?"),
         effects: vec![
             instance_line(instance),
-            "Its process group gets SIGKILL: requests and jobs in flight there are cut off.".to_owned(),
-            "The supervisor restarts it after its backoff delay; its restart count goes up by one.".to_owned(),
+            "Its process group gets SIGKILL: requests and jobs in flight there are cut off."
+                .to_owned(),
+            "The supervisor restarts it after its backoff delay; its restart count goes up by one."
+                .to_owned(),
         ],
     }
 }

@@ -5,7 +5,7 @@ mod describe;
 mod perform;
 
 pub use describe::{describe, Confirmation};
-pub use perform::{audit_record, perform, AuditRecord};
+pub use perform::{audit_record, perform, rollout_summary, ActionContext, AuditRecord};
 
 use super::view::Action;
 

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::super::view::Action;
 use crate::chaos::{KillRequest, Killed};
-use crate::env::local::ControlClient;
+use crate::drill::{runner, DrillCatalog};
+use crate::env::local::{ControlClient, StateDir};
 use crate::model::{RequeueReport, RequeueRequest, RolloutStatus};
 
 /// A rollout verb may wait for canary instances to start or stop.
@@ -40,8 +42,16 @@ pub fn audit_record(action: &Action) -> AuditRecord {
         parameters
     };
     match action {
-        Action::Promote => record("rollout.promote", "api", with_source(json!({ "full": false }))),
-        Action::PromoteFull => record("rollout.promote", "api", with_source(json!({ "full": true }))),
+        Action::Promote => record(
+            "rollout.promote",
+            "api",
+            with_source(json!({ "full": false })),
+        ),
+        Action::PromoteFull => record(
+            "rollout.promote",
+            "api",
+            with_source(json!({ "full": true })),
+        ),
         Action::Abort => record("rollout.abort", "api", with_source(json!({}))),
         Action::Retry => record("rollout.retry", "api", with_source(json!({}))),
         Action::Undo => record("rollout.undo", "api", with_source(json!({}))),
@@ -51,17 +61,35 @@ pub fn audit_record(action: &Action) -> AuditRecord {
             with_source(json!({ "signal": "SIGKILL" })),
         ),
         Action::RestartInstance(name) => record("instance.restart", name, with_source(json!({}))),
-        Action::RequeueDead(task) => record("queue.requeue", task, with_source(json!({ "all": false }))),
-        Action::RequeueAllDead => record("queue.requeue", "dead-letter", with_source(json!({ "all": true }))),
+        Action::RequeueDead(task) => {
+            record("queue.requeue", task, with_source(json!({ "all": false })))
+        }
+        Action::RequeueAllDead => record(
+            "queue.requeue",
+            "dead-letter",
+            with_source(json!({ "all": true })),
+        ),
         Action::RunDrill(name) => record("drill.run", name, with_source(json!({}))),
     }
 }
 
+/// What an action needs besides its own parameters.
+#[derive(Debug, Clone)]
+pub struct ActionContext {
+    pub client: ControlClient,
+    pub state: StateDir,
+    /// Cancelled when the console quits: a running drill stops early (its chaos ends by itself).
+    pub interrupt: CancellationToken,
+}
+
 /// Runs the action; `Ok` carries what the environment answered, in words.
-pub async fn perform(client: &ControlClient, action: &Action) -> anyhow::Result<String> {
+pub async fn perform(context: &ActionContext, action: &Action) -> anyhow::Result<String> {
+    let client = &context.client;
     match action {
         Action::Promote => rollout_verb(client, "/rollout/promote", json!({ "full": false })).await,
-        Action::PromoteFull => rollout_verb(client, "/rollout/promote", json!({ "full": true })).await,
+        Action::PromoteFull => {
+            rollout_verb(client, "/rollout/promote", json!({ "full": true })).await
+        }
         Action::Abort => rollout_verb(client, "/rollout/abort", json!({})).await,
         Action::Retry => rollout_verb(client, "/rollout/retry", json!({})).await,
         Action::Undo => rollout_verb(client, "/rollout/undo", json!({})).await,
@@ -78,7 +106,11 @@ pub async fn perform(client: &ControlClient, action: &Action) -> anyhow::Result<
         }
         Action::RestartInstance(name) => {
             let answer: serde_json::Value = client
-                .post(&format!("/instances/{name}/restart"), &json!({}), Some(RESTART_TIMEOUT))
+                .post(
+                    &format!("/instances/{name}/restart"),
+                    &json!({}),
+                    Some(RESTART_TIMEOUT),
+                )
                 .await?;
             let stopped = answer
                 .get("stopped_pid")
@@ -88,14 +120,15 @@ pub async fn perform(client: &ControlClient, action: &Action) -> anyhow::Result<
         }
         Action::RequeueDead(task) => requeue(client, &RequeueRequest::one(task)).await,
         Action::RequeueAllDead => requeue(client, &RequeueRequest::all()).await,
-        Action::RunDrill(name) => anyhow::bail!(
-            "drill {name}: running drills from the console is not available in this build; \
-             use `opsbox drill run {name}`"
-        ),
+        Action::RunDrill(name) => run_drill(context, name).await,
     }
 }
 
-async fn rollout_verb(client: &ControlClient, path: &str, body: serde_json::Value) -> anyhow::Result<String> {
+async fn rollout_verb(
+    client: &ControlClient,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<String> {
     let answer: serde_json::Value = client.post(path, &body, Some(ROLLOUT_TIMEOUT)).await?;
     Ok(match decode::<RolloutStatus>(answer) {
         Some(rollout) => rollout_summary(&rollout),
@@ -111,7 +144,12 @@ fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Option<T> {
 pub fn rollout_summary(rollout: &RolloutStatus) -> String {
     let step = match rollout.current_step_index {
         Some(index) if index < rollout.steps.len() => {
-            format!(" at step {}/{} ({})", index + 1, rollout.steps.len(), rollout.steps[index])
+            format!(
+                " at step {}/{} ({})",
+                index + 1,
+                rollout.steps.len(),
+                rollout.steps[index]
+            )
         }
         Some(_) => " after the last step".to_owned(),
         None => String::new(),
@@ -119,7 +157,9 @@ pub fn rollout_summary(rollout: &RolloutStatus) -> String {
     let canary = rollout
         .canary_revision
         .as_deref()
-        .map_or(String::new(), |canary| format!(", canary {canary} at {}%", rollout.canary_weight));
+        .map_or(String::new(), |canary| {
+            format!(", canary {canary} at {}%", rollout.canary_weight)
+        });
     format!(
         "rollout {}{step}{canary}; stable {}",
         rollout.phase.as_str(),
@@ -137,4 +177,33 @@ async fn requeue(client: &ControlClient, request: &RequeueRequest) -> anyhow::Re
         summary.push_str(&format!(", {} still dead", report.remaining));
     }
     Ok(summary)
+}
+
+/// Runs a drill in this process, as `opsbox drill run` does, and keeps its report. A
+/// failed verdict is an error, so the audit entry and the result say it failed.
+async fn run_drill(context: &ActionContext, name: &str) -> anyhow::Result<String> {
+    let catalog = tokio::task::spawn_blocking(|| DrillCatalog::load(None)).await??;
+    let drill = catalog.get(name)?.clone();
+    let source = catalog.source.to_string();
+    let report = runner::run(&drill, &source, &context.client, context.interrupt.clone()).await?;
+    let reports = context.state.drill_reports();
+    let saved = {
+        let report = report.clone();
+        tokio::task::spawn_blocking(move || report.save(&reports)).await?
+    };
+    let kept = match &saved {
+        Ok(path) => format!("report {}", path.display()),
+        Err(error) => format!("the report could not be saved: {error:#}"),
+    };
+    let took = crate::chaos::humanize(
+        (report.finished_at - report.started_at)
+            .to_std()
+            .unwrap_or_default(),
+    );
+    anyhow::ensure!(
+        report.passed,
+        "drill {name} FAILED after {took}: {}; {kept}",
+        report.failures.join("; ")
+    );
+    Ok(format!("PASSED in {took}; {kept}"))
 }

@@ -13,7 +13,10 @@ use super::super::text;
 use super::{App, NoticeKind};
 
 pub fn header(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
-    let titles: Vec<(ViewId, &'static str)> = ViewId::ALL.iter().map(|id| (*id, app.title_of(*id))).collect();
+    let titles: Vec<(ViewId, &'static str)> = ViewId::ALL
+        .iter()
+        .map(|id| (*id, app.title_of(*id)))
+        .collect();
     let store = app.store.borrow();
     let theme = store.theme;
     let (state, state_style) = match &store.connection {
@@ -31,8 +34,15 @@ pub fn header(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         right.push(Span::raw(" "));
         right.push(Span::styled("READ-ONLY", theme.warn()));
     }
-    let right_width: usize = right.iter().map(|span| span.content.chars().count()).sum::<usize>() + 1;
-    let full: usize = titles.iter().map(|(_, title)| title.chars().count() + 2).sum();
+    let right_width: usize = right
+        .iter()
+        .map(|span| span.content.chars().count())
+        .sum::<usize>()
+        + 1;
+    let full: usize = titles
+        .iter()
+        .map(|(_, title)| title.chars().count() + 2)
+        .sum();
     let mut tabs = Vec::new();
     if full + right_width <= usize::from(area.width) {
         for (id, title) in &titles {
@@ -75,7 +85,10 @@ pub fn footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Span::styled(format!(" ({age} ago)"), theme.dim()),
         ])
     } else if let Some(pending) = &store.pending_action {
-        Line::from(Span::styled(format!("{pending}: waiting for the answer…"), theme.accent()))
+        Line::from(Span::styled(
+            format!("{pending}: waiting for the answer…"),
+            theme.accent(),
+        ))
     } else {
         Line::from(Span::styled(
             "? help  : command  Tab next view  Esc back  q quit",

@@ -68,7 +68,10 @@ pub enum Overlay {
     None,
     Help,
     Palette(Palette),
-    Confirm { action: Action, confirmation: Confirmation },
+    Confirm {
+        action: Action,
+        confirmation: Confirmation,
+    },
     Runbook(RunbookPane),
 }
 
@@ -182,11 +185,16 @@ impl App {
     pub fn apply(&mut self, update: Update) {
         let mut store = self.store.borrow_mut();
         match update {
-            Update::Status { at, result } => store.accept_status(result, at),
+            Update::Status { at, result } => store.accept_status(result.map(|status| *status), at),
             Update::NotRunning(message) => store.accept_not_running(message),
             Update::Slo { at, result } => store.accept_slo(result, at),
-            Update::Audit { at, result: Ok(None) } => store.audit.touch(at),
-            Update::Audit { at, result } => store.audit.accept(result.map(Option::unwrap_or_default), at),
+            Update::Audit {
+                at,
+                result: Ok(None),
+            } => store.audit.touch(at),
+            Update::Audit { at, result } => store
+                .audit
+                .accept(result.map(Option::unwrap_or_default), at),
             Update::Drills { at, result } => store.drills.accept(result, at),
             Update::Chaos { at, result } => store.chaos.accept(result, at),
             Update::StackStart(progress) => {
@@ -206,10 +214,19 @@ impl App {
                     store.pending_action = None;
                 }
                 let (kind, text) = match &result.outcome {
-                    Ok(answer) => (NoticeKind::Success, format!("✓ {}: {answer}", result.summary)),
-                    Err(error) => (NoticeKind::Failure, format!("✗ {}: {error}", result.summary)),
+                    Ok(answer) => (
+                        NoticeKind::Success,
+                        format!("✓ {}: {answer}", result.summary),
+                    ),
+                    Err(error) => (
+                        NoticeKind::Failure,
+                        format!("✗ {}: {error}", result.summary),
+                    ),
                 };
-                let requeued = matches!(result.action, Action::RequeueDead(_) | Action::RequeueAllDead);
+                let requeued = matches!(
+                    result.action,
+                    Action::RequeueDead(_) | Action::RequeueAllDead
+                );
                 store.results.push(result);
                 drop(store);
                 self.note(kind, text);
@@ -246,11 +263,22 @@ impl App {
         Known {
             slos: store.slo_names(),
             instances: store.instance_names(),
-            tasks: self.queue.dead_letters().iter().map(|letter| letter.task_id.clone()).collect(),
+            tasks: self
+                .queue
+                .dead_letters()
+                .iter()
+                .map(|letter| letter.task_id.clone())
+                .collect(),
             drills: store
                 .drills
                 .value()
-                .map(|board| board.drills.iter().map(|drill| drill.name.clone()).collect())
+                .map(|board| {
+                    board
+                        .drills
+                        .iter()
+                        .map(|drill| drill.name.clone())
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
@@ -270,7 +298,10 @@ impl App {
         }
         if let Action::RunDrill(_) = action {
             if let Some(running) = &store.running_drill {
-                let text = format!("drill {} is still running; one drill at a time", running.name);
+                let text = format!(
+                    "drill {} is still running; one drill at a time",
+                    running.name
+                );
                 drop(store);
                 self.note(NoticeKind::Failure, text);
                 return;
@@ -283,12 +314,18 @@ impl App {
         }
         if store.connection != Connection::Connected {
             drop(store);
-            self.note(NoticeKind::Failure, format!("`{summary}` needs a running environment"));
+            self.note(
+                NoticeKind::Failure,
+                format!("`{summary}` needs a running environment"),
+            );
             return;
         }
         let confirmation = actions::describe(&action, &store);
         drop(store);
-        self.overlay = Overlay::Confirm { action, confirmation };
+        self.overlay = Overlay::Confirm {
+            action,
+            confirmation,
+        };
     }
 
     fn confirm(&mut self, action: Action) {
@@ -305,7 +342,10 @@ impl App {
             _ => store.pending_action = Some(summary.clone()),
         }
         drop(store);
-        self.note(NoticeKind::Info, format!("{summary}: sent, waiting for the answer…"));
+        self.note(
+            NoticeKind::Info,
+            format!("{summary}: sent, waiting for the answer…"),
+        );
         self.effects.push(Effect::Perform(action));
     }
 
@@ -313,7 +353,10 @@ impl App {
         let mut store = self.store.borrow_mut();
         if store.read_only {
             drop(store);
-            self.note(NoticeKind::Failure, "read-only console: starting the environment is disabled");
+            self.note(
+                NoticeKind::Failure,
+                "read-only console: starting the environment is disabled",
+            );
             return;
         }
         if matches!(store.stack_start, StackStart::Running(_)) {
@@ -324,7 +367,8 @@ impl App {
             self.note(NoticeKind::Info, "the environment is already running");
             return;
         }
-        store.stack_start = StackStart::Running("starting the local environment (opsbox up)…".to_owned());
+        store.stack_start =
+            StackStart::Running("starting the local environment (opsbox up)…".to_owned());
         drop(store);
         self.effects.push(Effect::StartStack);
     }
@@ -336,7 +380,10 @@ impl App {
             .or_else(|| store.slo_names().into_iter().next());
         let Some(name) = name else {
             drop(store);
-            self.note(NoticeKind::Failure, "no SLO known yet, so no runbook to open");
+            self.note(
+                NoticeKind::Failure,
+                "no SLO known yet, so no runbook to open",
+            );
             return;
         };
         let Some(path) = store
@@ -346,7 +393,10 @@ impl App {
             .map(|slo| slo.runbook.clone())
         else {
             drop(store);
-            self.note(NoticeKind::Failure, format!("no SLO named {name} in the current report"));
+            self.note(
+                NoticeKind::Failure,
+                format!("no SLO named {name} in the current report"),
+            );
             return;
         };
         let text = runbook::locate(&path, &store.state_dir)
@@ -457,16 +507,30 @@ impl App {
         match std::mem::replace(&mut self.overlay, Overlay::None) {
             Overlay::None => {}
             Overlay::Help => {
-                if !matches!(key.code, KeyCode::Esc | KeyCode::Char('?' | 'q') | KeyCode::Enter) {
+                if !matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Char('?' | 'q') | KeyCode::Enter
+                ) {
                     self.overlay = Overlay::Help;
                 }
             }
-            Overlay::Confirm { action, confirmation } => match key.code {
+            Overlay::Confirm {
+                action,
+                confirmation,
+            } => match key.code {
                 KeyCode::Char('y' | 'Y') | KeyCode::Enter => self.confirm(action),
                 KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => {
-                    self.note(NoticeKind::Info, format!("{}: cancelled, nothing was done", actions::summary(&action)));
+                    self.note(
+                        NoticeKind::Info,
+                        format!("{}: cancelled, nothing was done", actions::summary(&action)),
+                    );
                 }
-                _ => self.overlay = Overlay::Confirm { action, confirmation },
+                _ => {
+                    self.overlay = Overlay::Confirm {
+                        action,
+                        confirmation,
+                    }
+                }
             },
             Overlay::Runbook(mut pane) => {
                 if !matches!(key.code, KeyCode::Esc | KeyCode::Char('q')) {
@@ -535,7 +599,9 @@ impl App {
                 overlay::help(frame, main, self.active, bindings, &store);
             }
             Overlay::Palette(palette) => overlay::palette(frame, main, palette, &known, &store),
-            Overlay::Confirm { confirmation, .. } => overlay::confirm(frame, main, confirmation, &store),
+            Overlay::Confirm { confirmation, .. } => {
+                overlay::confirm(frame, main, confirmation, &store)
+            }
             Overlay::Runbook(pane) => pane.render(frame, overlay::inset(main, 2, 1), &store),
         }
     }

@@ -9,16 +9,31 @@ use super::super::actions::Confirmation;
 use super::super::nav::ViewId;
 use super::super::store::Store;
 use super::super::view::Binding;
-use super::palette::{Known, Palette, COMMANDS, MAX_CANDIDATES_SHOWN};
 use super::centered;
+use super::palette::{Known, Palette, COMMANDS, MAX_CANDIDATES_SHOWN};
 
 /// The keys every view shares.
 pub const GLOBAL_BINDINGS: &[Binding] = &[
-    Binding { keys: ":", action: "command palette (Tab completes; :promote, :kill NAME, :drill NAME, ...)" },
-    Binding { keys: "?", action: "this help" },
-    Binding { keys: "Tab / Shift-Tab", action: "next / previous view" },
-    Binding { keys: "Esc", action: "back to the previous view; closes any pane" },
-    Binding { keys: "q, Ctrl-C", action: "quit (the environment keeps running)" },
+    Binding {
+        keys: ":",
+        action: "command palette: :slo, :promote, :kill NAME ... (Tab completes)",
+    },
+    Binding {
+        keys: "?",
+        action: "this help",
+    },
+    Binding {
+        keys: "Tab / Shift-Tab",
+        action: "next / previous view",
+    },
+    Binding {
+        keys: "Esc",
+        action: "back to the previous view; closes any pane",
+    },
+    Binding {
+        keys: "q, Ctrl-C",
+        action: "quit (the environment keeps running)",
+    },
 ];
 
 /// `area` less `x` columns and `y` rows on each side.
@@ -46,11 +61,22 @@ pub fn help(frame: &mut Frame<'_>, area: Rect, view: ViewId, bindings: &[Binding
         .map(|binding| binding.keys.chars().count())
         .max()
         .unwrap_or(8);
-    let mut lines = vec![Line::from(Span::styled(format!("In this view ({})", view.command()), theme.header()))];
-    lines.extend(bindings.iter().map(|binding| binding_line(binding, width, store)));
+    let mut lines = vec![Line::from(Span::styled(
+        format!("In this view ({})", view.command()),
+        theme.header(),
+    ))];
+    lines.extend(
+        bindings
+            .iter()
+            .map(|binding| binding_line(binding, width, store)),
+    );
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Everywhere", theme.header())));
-    lines.extend(GLOBAL_BINDINGS.iter().map(|binding| binding_line(binding, width, store)));
+    lines.extend(
+        GLOBAL_BINDINGS
+            .iter()
+            .map(|binding| binding_line(binding, width, store)),
+    );
     if store.read_only {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
@@ -100,7 +126,9 @@ pub fn palette(frame: &mut Frame<'_>, area: Rect, palette: &Palette, known: &Kno
         Span::raw(palette.input.clone()),
         Span::styled("▏", theme.accent()),
     ]));
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX).min(area.height);
+    let height = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
     let pane = Rect {
         x: area.x,
         y: area.y + area.height - height,
@@ -109,15 +137,24 @@ pub fn palette(frame: &mut Frame<'_>, area: Rect, palette: &Palette, known: &Kno
     };
     frame.render_widget(Clear, pane);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Command (Tab completes, Enter runs, Esc closes) ")),
+        Paragraph::new(lines)
+            .block(Block::bordered().title(" Command (Tab completes, Enter runs, Esc closes) ")),
         pane,
     );
 }
 
 pub fn confirm(frame: &mut Frame<'_>, area: Rect, confirmation: &Confirmation, store: &Store) {
     let theme = store.theme;
-    let mut lines = vec![Line::from(Span::styled(confirmation.question.clone(), theme.warn())), Line::from("")];
-    lines.extend(confirmation.effects.iter().map(|effect| Line::from(format!("• {effect}"))));
+    let mut lines = vec![
+        Line::from(Span::styled(confirmation.question.clone(), theme.warn())),
+        Line::from(""),
+    ];
+    lines.extend(
+        confirmation
+            .effects
+            .iter()
+            .map(|effect| Line::from(format!("• {effect}"))),
+    );
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled("y", theme.accent()),
@@ -136,9 +173,11 @@ pub fn confirm(frame: &mut Frame<'_>, area: Rect, confirmation: &Confirmation, s
     let pane = centered(area, width, height);
     frame.render_widget(Clear, pane);
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" Confirm ").border_style(theme.warn())),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(" Confirm ")
+                .border_style(theme.warn()),
+        ),
         pane,
     );
 }

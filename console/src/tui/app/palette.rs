@@ -30,7 +30,12 @@ pub struct CommandSpec {
 }
 
 const fn spec(name: &'static str, arg: ArgKind, optional: bool, help: &'static str) -> CommandSpec {
-    CommandSpec { name, arg, optional, help }
+    CommandSpec {
+        name,
+        arg,
+        optional,
+        help,
+    }
 }
 
 /// Every command, in the order the help lists them.
@@ -38,23 +43,68 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("overview", ArgKind::None, false, "the Overview"),
     spec("slo", ArgKind::Slo, true, "the SLO view, on SLO when given"),
     spec("rollout", ArgKind::None, false, "the Rollout view"),
-    spec("queue", ArgKind::None, false, "the Queue view and its dead letters"),
+    spec(
+        "queue",
+        ArgKind::None,
+        false,
+        "the Queue view and its dead letters",
+    ),
     spec("instances", ArgKind::None, false, "the Instances view"),
     spec("logs", ArgKind::None, false, "the Logs view"),
     spec("drills", ArgKind::None, false, "the Drills view"),
     spec("audit", ArgKind::None, false, "the Audit view"),
-    spec("runbook", ArgKind::Slo, true, "the runbook of SLO (or the selected one)"),
-    spec("promote", ArgKind::None, false, "promote the rollout one step"),
-    spec("promote-full", ArgKind::None, false, "promote the rollout to 100%"),
+    spec(
+        "runbook",
+        ArgKind::Slo,
+        true,
+        "the runbook of SLO (or the selected one)",
+    ),
+    spec(
+        "promote",
+        ArgKind::None,
+        false,
+        "promote the rollout one step",
+    ),
+    spec(
+        "promote-full",
+        ArgKind::None,
+        false,
+        "promote the rollout to 100%",
+    ),
     spec("abort", ArgKind::None, false, "abort the rollout"),
     spec("retry", ArgKind::None, false, "retry an aborted rollout"),
-    spec("undo", ArgKind::None, false, "go back to the previous stable revision"),
+    spec(
+        "undo",
+        ArgKind::None,
+        false,
+        "go back to the previous stable revision",
+    ),
     spec("kill", ArgKind::Instance, false, "SIGKILL an instance"),
-    spec("restart", ArgKind::Instance, false, "restart an instance gracefully"),
-    spec("requeue", ArgKind::Task, false, "requeue one dead-lettered task"),
-    spec("requeue-all", ArgKind::None, false, "requeue every dead-lettered task"),
+    spec(
+        "restart",
+        ArgKind::Instance,
+        false,
+        "restart an instance gracefully",
+    ),
+    spec(
+        "requeue",
+        ArgKind::Task,
+        false,
+        "requeue one dead-lettered task",
+    ),
+    spec(
+        "requeue-all",
+        ArgKind::None,
+        false,
+        "requeue every dead-lettered task",
+    ),
     spec("drill", ArgKind::Drill, false, "run a drill"),
-    spec("up", ArgKind::None, false, "start the local environment (as `opsbox up`)"),
+    spec(
+        "up",
+        ArgKind::None,
+        false,
+        "start the local environment (as `opsbox up`)",
+    ),
     spec("help", ArgKind::None, false, "the keys of the current view"),
     spec("quit", ArgKind::None, false, "leave the console"),
 ];
@@ -104,12 +154,13 @@ pub fn parse(line: &str, known: &Known) -> Result<Command, String> {
         return Err("type a command; Tab completes, Esc closes".to_owned());
     };
     let name = if name == "q" { "quit" } else { name };
-    let spec = find(name).ok_or_else(|| {
-        format!("unknown command `{name}`; Tab lists the commands")
-    })?;
+    let spec =
+        find(name).ok_or_else(|| format!("unknown command `{name}`; Tab lists the commands"))?;
     let arg = words.next().map(str::to_owned);
     if let Some(extra) = words.next() {
-        return Err(format!("`{name}` takes at most one argument, not `{extra}`"));
+        return Err(format!(
+            "`{name}` takes at most one argument, not `{extra}`"
+        ));
     }
     if spec.arg == ArgKind::None && arg.is_some() {
         return Err(format!("`{name}` takes no argument"));
@@ -122,10 +173,16 @@ pub fn parse(line: &str, known: &Known) -> Result<Command, String> {
             } else {
                 names.join(", ")
             };
-            return Err(format!("no {} named `{arg}`; known: {listed}", kind_name(spec.arg)));
+            return Err(format!(
+                "no {} named `{arg}`; known: {listed}",
+                kind_noun(spec.arg)
+            ));
         }
     } else if !spec.optional && spec.arg != ArgKind::None {
-        return Err(format!("`{name}` needs the name of {}", kind_name(spec.arg)));
+        return Err(format!(
+            "`{name}` needs the name of {}",
+            kind_name(spec.arg)
+        ));
     }
     Ok(match (name, arg) {
         ("overview", _) => Command::Show(ViewId::Overview),
@@ -152,6 +209,16 @@ pub fn parse(line: &str, known: &Known) -> Result<Command, String> {
         ("help", _) => Command::Help,
         _ => Command::Quit,
     })
+}
+
+fn kind_noun(kind: ArgKind) -> &'static str {
+    match kind {
+        ArgKind::None => "argument",
+        ArgKind::Slo => "SLO",
+        ArgKind::Instance => "instance",
+        ArgKind::Task => "dead-lettered task",
+        ArgKind::Drill => "drill",
+    }
 }
 
 fn kind_name(kind: ArgKind) -> &'static str {
@@ -232,7 +299,8 @@ impl Palette {
         match candidates.as_slice() {
             [] => {}
             [only] => {
-                let takes_arg = head.trim().is_empty() && find(only).is_some_and(|spec| spec.arg != ArgKind::None);
+                let takes_arg = head.trim().is_empty()
+                    && find(only).is_some_and(|spec| spec.arg != ArgKind::None);
                 self.input = format!("{head}{only}{}", if takes_arg { " " } else { "" });
             }
             several => {
@@ -277,7 +345,11 @@ mod tests {
 
     fn known() -> Known {
         Known {
-            slos: vec!["api-availability".into(), "api-latency".into(), "jobs-success".into()],
+            slos: vec![
+                "api-availability".into(),
+                "api-latency".into(),
+                "jobs-success".into(),
+            ],
             instances: vec!["api-1".into(), "api-2".into(), "worker-1".into()],
             tasks: Vec::new(),
             drills: vec!["worker-crash".into(), "redis-outage".into()],
@@ -288,12 +360,30 @@ mod tests {
     fn palette_lines_parse_into_views_and_actions() {
         let known = known();
         assert_eq!(parse("slo", &known), Ok(Command::Show(ViewId::Slo)));
-        assert_eq!(parse("slo api-latency", &known), Ok(Command::ShowSlo("api-latency".into())));
-        assert_eq!(parse(" promote ", &known), Ok(Command::Act(Action::Promote)));
-        assert_eq!(parse("promote-full", &known), Ok(Command::Act(Action::PromoteFull)));
-        assert_eq!(parse("kill api-2", &known), Ok(Command::Act(Action::KillInstance("api-2".into()))));
-        assert_eq!(parse("drill worker-crash", &known), Ok(Command::Act(Action::RunDrill("worker-crash".into()))));
-        assert_eq!(parse("requeue 1234", &known), Ok(Command::Act(Action::RequeueDead("1234".into()))));
+        assert_eq!(
+            parse("slo api-latency", &known),
+            Ok(Command::ShowSlo("api-latency".into()))
+        );
+        assert_eq!(
+            parse(" promote ", &known),
+            Ok(Command::Act(Action::Promote))
+        );
+        assert_eq!(
+            parse("promote-full", &known),
+            Ok(Command::Act(Action::PromoteFull))
+        );
+        assert_eq!(
+            parse("kill api-2", &known),
+            Ok(Command::Act(Action::KillInstance("api-2".into())))
+        );
+        assert_eq!(
+            parse("drill worker-crash", &known),
+            Ok(Command::Act(Action::RunDrill("worker-crash".into())))
+        );
+        assert_eq!(
+            parse("requeue 1234", &known),
+            Ok(Command::Act(Action::RequeueDead("1234".into())))
+        );
         assert_eq!(parse("runbook", &known), Ok(Command::Runbook(None)));
         assert_eq!(parse("q", &known), Ok(Command::Quit));
         assert_eq!(parse("up", &known), Ok(Command::StartStack));
@@ -306,9 +396,15 @@ mod tests {
         assert!(error.contains("unknown command `promot`"), "{error}");
         let error = parse("kill api-9", &known).expect_err("unknown instance");
         assert!(error.contains("api-1, api-2, worker-1"), "{error}");
-        assert!(parse("kill", &known).expect_err("needs one").contains("needs the name of an instance"));
-        assert!(parse("abort now", &known).expect_err("no arg").contains("takes no argument"));
-        assert!(parse("kill api-1 api-2", &known).expect_err("two").contains("at most one"));
+        assert!(parse("kill", &known)
+            .expect_err("needs one")
+            .contains("needs the name of an instance"));
+        assert!(parse("abort now", &known)
+            .expect_err("no arg")
+            .contains("takes no argument"));
+        assert!(parse("kill api-1 api-2", &known)
+            .expect_err("two")
+            .contains("at most one"));
         assert!(parse("", &known).is_err());
     }
 
@@ -343,7 +439,10 @@ mod tests {
         for c in "slo api".chars() {
             palette.push(c);
         }
-        assert_eq!(palette.candidates(&known), ["api-availability", "api-latency"]);
+        assert_eq!(
+            palette.candidates(&known),
+            ["api-availability", "api-latency"]
+        );
         palette.complete(&known);
         assert_eq!(palette.input, "slo api-");
         palette.complete(&known);

@@ -16,8 +16,14 @@ use super::widgets::panel;
 use crate::audit::{AuditEntry, Outcome};
 
 const BINDINGS: &[Binding] = &[
-    Binding { keys: "j / k, PgDn / PgUp, g / G", action: "move the selection" },
-    Binding { keys: "e", action: "show only entries that failed (again: all)" },
+    Binding {
+        keys: "j / k, PgDn / PgUp, g / G",
+        action: "move the selection",
+    },
+    Binding {
+        keys: "e",
+        action: "show only entries that failed (again: all)",
+    },
 ];
 
 pub struct AuditView {
@@ -47,7 +53,10 @@ impl AuditView {
 
     fn shown_len(&self) -> usize {
         let store = self.store.borrow();
-        store.audit.value().map_or(0, |entries| self.shown(entries).len())
+        store
+            .audit
+            .value()
+            .map_or(0, |entries| self.shown(entries).len())
     }
 }
 
@@ -60,7 +69,10 @@ fn outcome_span(outcome: &Outcome, theme: Theme) -> Span<'static> {
 
 fn detail(entry: &AuditEntry, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(vec![
-        Span::styled(entry.time.format("%Y-%m-%d %H:%M:%S UTC").to_string(), theme.dim()),
+        Span::styled(
+            entry.time.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            theme.dim(),
+        ),
         Span::raw(format!(
             "  {} did {} on {} in {}",
             entry.user, entry.action, entry.target, entry.environment
@@ -71,7 +83,10 @@ fn detail(entry: &AuditEntry, theme: Theme) -> Vec<Line<'static>> {
         theme.dim(),
     )));
     if let Outcome::Error(message) = &entry.outcome {
-        lines.push(Line::from(Span::styled(format!("error: {message}"), theme.bad())));
+        lines.push(Line::from(Span::styled(
+            format!("error: {message}"),
+            theme.bad(),
+        )));
     }
     lines
 }
@@ -121,7 +136,10 @@ impl View for AuditView {
             } else {
                 "no operation recorded yet: actions taken here or with the CLI appear as they happen"
             };
-            frame.render_widget(Paragraph::new(Span::styled(why, theme.dim())).wrap(Wrap { trim: true }), inner);
+            frame.render_widget(
+                Paragraph::new(Span::styled(why, theme.dim())).wrap(Wrap { trim: true }),
+                inner,
+            );
             return;
         }
         let [table_area, detail_area] =
@@ -130,22 +148,28 @@ impl View for AuditView {
         self.page = height.max(1);
         let window = self.cursor.visible(shown.len(), height);
         let selected = self.cursor.selected;
-        let rows = shown[window.clone()].iter().enumerate().map(|(offset, entry)| {
-            let is_selected = window.start + offset == selected;
-            let when = format!("-{}", text::duration_short(text::elapsed(entry.time, store.now)));
-            let row = Row::new(vec![
-                Cell::from(format!("{}{when}", if is_selected { "›" } else { " " })),
-                Cell::from(entry.user.as_str()),
-                Cell::from(entry.action.as_str()),
-                Cell::from(entry.target.as_str()),
-                Cell::from(outcome_span(&entry.outcome, theme)),
-            ]);
-            if is_selected {
-                row.style(theme.selected())
-            } else {
-                row
-            }
-        });
+        let rows = shown[window.clone()]
+            .iter()
+            .enumerate()
+            .map(|(offset, entry)| {
+                let is_selected = window.start + offset == selected;
+                let when = format!(
+                    "-{}",
+                    text::duration_short(text::elapsed(entry.time, store.now))
+                );
+                let row = Row::new(vec![
+                    Cell::from(format!("{}{when}", if is_selected { "›" } else { " " })),
+                    Cell::from(entry.user.as_str()),
+                    Cell::from(entry.action.as_str()),
+                    Cell::from(entry.target.as_str()),
+                    Cell::from(outcome_span(&entry.outcome, theme)),
+                ]);
+                if is_selected {
+                    row.style(theme.selected())
+                } else {
+                    row
+                }
+            });
         let table = Table::new(
             rows,
             [

@@ -37,11 +37,20 @@ fn audit_keys_move_and_filter_to_failures() {
     assert_eq!(view.shown_len(), 4);
     view.handle_key(key(KeyCode::Char('G')));
     assert_eq!(view.cursor.selected, 3);
-    assert_eq!(view.handle_key(key(KeyCode::Char('e'))), ViewOutcome::Consumed);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('e'))),
+        ViewOutcome::Consumed
+    );
     assert_eq!((view.shown_len(), view.cursor.selected), (1, 0));
     let screen = render(&mut view, 100, 12);
-    assert!(screen.contains("error: a rollout is in progress"), "{screen}");
+    assert!(
+        screen.contains("error: a rollout is in progress"),
+        "{screen}"
+    );
     view.handle_key(key(KeyCode::Char('e')));
     assert_eq!(view.shown_len(), 4);
-    assert_eq!(view.handle_key(key(KeyCode::Char('K'))), ViewOutcome::Ignored);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('K'))),
+        ViewOutcome::Ignored
+    );
 }

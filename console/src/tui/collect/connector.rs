@@ -79,7 +79,13 @@ mod tests {
         let state = StateDir::resolve(Some(dir.path())).expect("state dir");
         let connector = Connector::new(state);
         let NotRunning(message) = connector.client().expect_err("nothing runs");
-        assert!(message.contains("no local environment is running"), "{message}");
-        assert!(message.contains(&dir.path().display().to_string()), "{message}");
+        assert!(
+            message.contains("no local environment is running"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
     }
 }

@@ -51,7 +51,10 @@ pub async fn run(
         let Ok(client) = connector.client() else {
             continue;
         };
-        let chaos = client.chaos_status().await.map_err(|error| format!("{error:#}"));
+        let chaos = client
+            .chaos_status()
+            .await
+            .map_err(|error| format!("{error:#}"));
         let update = Update::Chaos {
             at: chrono::Utc::now(),
             result: chaos,

@@ -22,9 +22,9 @@ use super::store::{ActionResult, StackStart};
 use crate::audit::AuditEntry;
 use crate::chaos::ChaosStatus;
 use crate::env::local::StateDir;
-use crate::tui::store::DrillBoard;
 use crate::model::slo::SloReport;
 use crate::model::EnvironmentStatus;
+use crate::tui::store::DrillBoard;
 
 /// Updates waiting for the app; collectors wait when it is this far behind.
 pub const UPDATE_QUEUE: usize = 64;
@@ -44,9 +44,10 @@ pub const DRILLS_INTERVAL: Duration = Duration::from_secs(2);
 /// Something a collector or a finished task has to tell the app.
 #[derive(Debug)]
 pub enum Update {
+    /// Boxed: a status is large, and most updates are small.
     Status {
         at: DateTime<Utc>,
-        result: Result<EnvironmentStatus, String>,
+        result: Result<Box<EnvironmentStatus>, String>,
     },
     /// No environment runs (no daemon record, or its daemon is gone).
     NotRunning(String),
@@ -75,10 +76,18 @@ pub enum Update {
 
 /// Starts every collector on the current runtime; they end when `stop` is cancelled or
 /// the app drops its receiver.
-pub fn spawn_all(connector: Arc<Connector>, updates: mpsc::Sender<Update>, stop: CancellationToken) {
+pub fn spawn_all(
+    connector: Arc<Connector>,
+    updates: mpsc::Sender<Update>,
+    stop: CancellationToken,
+) {
     let state: StateDir = connector.state_dir().clone();
     let audit_log = crate::audit::AuditLog::new(state.audit_log());
-    tokio::spawn(status::run(connector.clone(), updates.clone(), stop.clone()));
+    tokio::spawn(status::run(
+        connector.clone(),
+        updates.clone(),
+        stop.clone(),
+    ));
     tokio::spawn(slo::run(connector.clone(), updates.clone(), stop.clone()));
     tokio::spawn(drills::run(connector, state, updates.clone(), stop.clone()));
     tokio::spawn(audit::run(audit_log, updates, stop));

@@ -8,7 +8,11 @@ use tokio_util::sync::CancellationToken;
 use super::{next_tick, ticker, Connector, Update, SLO_INTERVAL};
 use crate::model::slo::SloQuery;
 
-pub async fn run(connector: Arc<Connector>, updates: mpsc::Sender<Update>, stop: CancellationToken) {
+pub async fn run(
+    connector: Arc<Connector>,
+    updates: mpsc::Sender<Update>,
+    stop: CancellationToken,
+) {
     let mut ticks = ticker(SLO_INTERVAL);
     while next_tick(&mut ticks, &stop).await {
         // Without a daemon the status collector reports it; nothing to add here.

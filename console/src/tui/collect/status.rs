@@ -7,13 +7,21 @@ use tokio_util::sync::CancellationToken;
 
 use super::{next_tick, ticker, Connector, Update, STATUS_INTERVAL};
 
-pub async fn run(connector: Arc<Connector>, updates: mpsc::Sender<Update>, stop: CancellationToken) {
+pub async fn run(
+    connector: Arc<Connector>,
+    updates: mpsc::Sender<Update>,
+    stop: CancellationToken,
+) {
     let mut ticks = ticker(STATUS_INTERVAL);
     while next_tick(&mut ticks, &stop).await {
         let update = match connector.client() {
             Err(not_running) => Update::NotRunning(not_running.0),
             Ok(client) => {
-                let result = client.status().await.map_err(|error| format!("{error:#}"));
+                let result = client
+                    .status()
+                    .await
+                    .map(Box::new)
+                    .map_err(|error| format!("{error:#}"));
                 if result.is_err() {
                     connector.forget();
                 }

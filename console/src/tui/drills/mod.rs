@@ -16,9 +16,18 @@ use super::widgets::panel;
 use crate::drill::{Drill, DrillReport};
 
 const BINDINGS: &[Binding] = &[
-    Binding { keys: "j / k", action: "select a drill" },
-    Binding { keys: "Enter", action: "run the selected drill (asks first)" },
-    Binding { keys: "J / K", action: "scroll its last report" },
+    Binding {
+        keys: "j / k",
+        action: "select a drill",
+    },
+    Binding {
+        keys: "Enter",
+        action: "run the selected drill (asks first)",
+    },
+    Binding {
+        keys: "J / K",
+        action: "scroll its last report",
+    },
 ];
 
 pub struct DrillsView {
@@ -37,13 +46,20 @@ impl DrillsView {
     }
 
     fn len(&self) -> usize {
-        self.store.borrow().drills.value().map_or(0, |board| board.drills.len())
+        self.store
+            .borrow()
+            .drills
+            .value()
+            .map_or(0, |board| board.drills.len())
     }
 
     pub fn selected(&self) -> Option<String> {
         let store = self.store.borrow();
         let board = store.drills.value()?;
-        board.drills.get(self.cursor.selected).map(|drill| drill.name.clone())
+        board
+            .drills
+            .get(self.cursor.selected)
+            .map(|drill| drill.name.clone())
     }
 }
 
@@ -55,7 +71,13 @@ fn verdict(report: Option<&DrillReport>, theme: Theme) -> Span<'static> {
     }
 }
 
-fn catalogue(frame: &mut Frame<'_>, area: Rect, board: &DrillBoard, cursor: &mut ListCursor, store: &Store) {
+fn catalogue(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    board: &DrillBoard,
+    cursor: &mut ListCursor,
+    store: &Store,
+) {
     let theme = store.theme;
     let block = panel::block("Drills", &store.drills, store.now, theme);
     let inner = block.inner(area);
@@ -66,14 +88,21 @@ fn catalogue(frame: &mut Frame<'_>, area: Rect, board: &DrillBoard, cursor: &mut
         .enumerate()
         .map(|(offset, drill)| {
             let selected = window.start + offset == cursor.selected;
-            let running = store.running_drill.as_ref().is_some_and(|run| run.name == drill.name);
+            let running = store
+                .running_drill
+                .as_ref()
+                .is_some_and(|run| run.name == drill.name);
             let mark = if running {
                 Span::styled("running", theme.accent())
             } else {
                 verdict(board.last_reports.get(&drill.name), theme)
             };
             let line = Line::from(vec![
-                Span::raw(format!("{}{:<18} ", if selected { "›" } else { " " }, drill.name)),
+                Span::raw(format!(
+                    "{}{:<18} ",
+                    if selected { "›" } else { " " },
+                    drill.name
+                )),
                 mark,
             ]);
             if selected {
@@ -90,19 +119,33 @@ fn plan_lines(drill: &Drill, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = vec![
         Line::from(drill.description.clone()),
         Line::from(Span::styled(
-            format!("recovers within {} · runbook {}", drill.recovery.within, drill.runbook),
+            format!(
+                "recovers within {} · runbook {}",
+                drill.recovery.within, drill.runbook
+            ),
             theme.dim(),
         )),
         Line::from(Span::styled("method", theme.header())),
     ];
     for (index, action) in drill.method.iter().enumerate() {
-        let style = if action.is_chaos() { theme.warn() } else { ratatui::style::Style::default() };
-        lines.push(Line::from(Span::styled(format!("{:>2}. {action}", index + 1), style)));
+        let style = if action.is_chaos() {
+            theme.warn()
+        } else {
+            ratatui::style::Style::default()
+        };
+        lines.push(Line::from(Span::styled(
+            format!("{:>2}. {action}", index + 1),
+            style,
+        )));
     }
     lines
 }
 
-fn live_lines(store: &Store, name: &str, started_at: chrono::DateTime<chrono::Utc>) -> Vec<Line<'static>> {
+fn live_lines(
+    store: &Store,
+    name: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Vec<Line<'static>> {
     let theme = store.theme;
     let mut lines = vec![Line::from(Span::styled(
         format!(
@@ -113,16 +156,26 @@ fn live_lines(store: &Store, name: &str, started_at: chrono::DateTime<chrono::Ut
     ))];
     let Some(chaos) = store.chaos.value() else {
         lines.push(Line::from(Span::styled(
-            store.chaos.error().unwrap_or("waiting for the chaos board…").to_owned(),
+            store
+                .chaos
+                .error()
+                .unwrap_or("waiting for the chaos board…")
+                .to_owned(),
             theme.dim(),
         )));
         return lines;
     };
     for outage in &chaos.outages {
-        lines.push(Line::from(Span::styled(format!("in force: outage of {}", outage.dependency), theme.bad())));
+        lines.push(Line::from(Span::styled(
+            format!("in force: outage of {}", outage.dependency),
+            theme.bad(),
+        )));
     }
     for fault in &chaos.faults {
-        let track = fault.track.map_or_else(|| "every track".to_owned(), |track| format!("the {track} track"));
+        let track = fault.track.map_or_else(
+            || "every track".to_owned(),
+            |track| format!("the {track} track"),
+        );
         lines.push(Line::from(Span::styled(
             format!(
                 "in force: fault on {track}, error rate {}, latency {}ms",
@@ -136,7 +189,10 @@ fn live_lines(store: &Store, name: &str, started_at: chrono::DateTime<chrono::Ut
     for event in events {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("+{:<6}", text::duration_short(text::elapsed(started_at, event.at))),
+                format!(
+                    "+{:<6}",
+                    text::duration_short(text::elapsed(started_at, event.at))
+                ),
                 theme.dim(),
             ),
             Span::styled(format!("{:<14}", event.kind), theme.warn()),
@@ -166,12 +222,16 @@ impl View for DrillsView {
                 self.cursor.up();
                 self.report_scroll = 0;
             }
-            KeyCode::Char('J') | KeyCode::PageDown => self.report_scroll = self.report_scroll.saturating_add(5),
-            KeyCode::Char('K') | KeyCode::PageUp => self.report_scroll = self.report_scroll.saturating_sub(5),
+            KeyCode::Char('J') | KeyCode::PageDown => {
+                self.report_scroll = self.report_scroll.saturating_add(5)
+            }
+            KeyCode::Char('K') | KeyCode::PageUp => {
+                self.report_scroll = self.report_scroll.saturating_sub(5)
+            }
             KeyCode::Enter => {
-                return self
-                    .selected()
-                    .map_or(ViewOutcome::Ignored, |name| ViewOutcome::Request(Action::RunDrill(name)))
+                return self.selected().map_or(ViewOutcome::Ignored, |name| {
+                    ViewOutcome::Request(Action::RunDrill(name))
+                })
             }
             _ => return ViewOutcome::Ignored,
         }
@@ -185,7 +245,13 @@ impl View for DrillsView {
             let block = panel::block("Drills", &store.drills, store.now, theme);
             let inner = block.inner(area);
             frame.render_widget(block, area);
-            panel::render_missing(frame, inner, &store.drills, "reading the drill catalogue…", theme);
+            panel::render_missing(
+                frame,
+                inner,
+                &store.drills,
+                "reading the drill catalogue…",
+                theme,
+            );
             return;
         };
         if board.drills.is_empty() {
@@ -193,7 +259,10 @@ impl View for DrillsView {
             let inner = block.inner(area);
             frame.render_widget(block, area);
             frame.render_widget(
-                Line::from(Span::styled(format!("no drills in {}", board.source), theme.dim())),
+                Line::from(Span::styled(
+                    format!("no drills in {}", board.source),
+                    theme.dim(),
+                )),
                 inner,
             );
             return;
@@ -205,7 +274,8 @@ impl View for DrillsView {
             .unwrap_or(u16::MAX)
             .max(u16::try_from(board.drills.len() + 2).unwrap_or(u16::MAX))
             .min(area.height / 2);
-        let [top, bottom] = Layout::vertical([Constraint::Length(top_height), Constraint::Min(4)]).areas(area);
+        let [top, bottom] =
+            Layout::vertical([Constraint::Length(top_height), Constraint::Min(4)]).areas(area);
         let [list_area, plan_area] =
             Layout::horizontal([Constraint::Length(32), Constraint::Min(30)]).areas(top);
         catalogue(frame, list_area, board, &mut self.cursor, &store);
@@ -213,21 +283,34 @@ impl View for DrillsView {
         let plan_inner = plan_block.inner(plan_area);
         frame.render_widget(plan_block, plan_area);
         frame.render_widget(Paragraph::new(plan).wrap(Wrap { trim: false }), plan_inner);
-        let running = store.running_drill.as_ref().filter(|run| run.name == drill.name);
+        let running = store
+            .running_drill
+            .as_ref()
+            .filter(|run| run.name == drill.name);
         let (title, lines) = match (running, board.last_reports.get(&drill.name)) {
-            (Some(run), _) => ("Live".to_owned(), live_lines(&store, &run.name, run.started_at)),
+            (Some(run), _) => (
+                "Live".to_owned(),
+                live_lines(&store, &run.name, run.started_at),
+            ),
             (None, Some(report)) => (
                 format!(
                     "Last report: {} {} ago",
                     if report.passed { "passed" } else { "FAILED" },
                     text::duration_short(text::elapsed(report.finished_at, store.now))
                 ),
-                report.render().lines().map(|line| Line::from(line.to_owned())).collect(),
+                report
+                    .render()
+                    .lines()
+                    .map(|line| Line::from(line.to_owned()))
+                    .collect(),
             ),
             (None, None) => (
                 "Last report".to_owned(),
                 vec![Line::from(Span::styled(
-                    format!("{} has not run here yet; Enter runs it (after a confirmation)", drill.name),
+                    format!(
+                        "{} has not run here yet; Enter runs it (after a confirmation)",
+                        drill.name
+                    ),
                     theme.dim(),
                 ))],
             ),

@@ -20,7 +20,11 @@ fn report(drill: &str, passed: bool) -> DrillReport {
         started_at: ago(7_300),
         finished_at: ago(7_200),
         passed,
-        failures: if passed { Vec::new() } else { vec!["2 tasks lost".to_owned()] },
+        failures: if passed {
+            Vec::new()
+        } else {
+            vec!["2 tasks lost".to_owned()]
+        },
         steps: vec![StepRecord {
             at: ago(7_290),
             offset_ms: 10_000,
@@ -28,9 +32,17 @@ fn report(drill: &str, passed: bool) -> DrillReport {
             ok: true,
             detail: "worker-1 (pid 4242)".to_owned(),
         }],
-        before: Some(vec![ProbeResult { probe: "error-ratio <= 1%".to_owned(), observed: "0.0% of 200".to_owned(), passed: true }]),
+        before: Some(vec![ProbeResult {
+            probe: "error-ratio <= 1%".to_owned(),
+            observed: "0.0% of 200".to_owned(),
+            passed: true,
+        }]),
         during: Vec::new(),
-        after: vec![ProbeResult { probe: "error-ratio <= 1%".to_owned(), observed: "0.1% of 300".to_owned(), passed: true }],
+        after: vec![ProbeResult {
+            probe: "error-ratio <= 1%".to_owned(),
+            observed: "0.1% of 300".to_owned(),
+            passed: true,
+        }],
         recovery: RecoveryRecord {
             expected_within_ms: 60_000,
             disruption_ended_at: Some(ago(7_290)),
@@ -45,9 +57,17 @@ fn report(drill: &str, passed: bool) -> DrillReport {
 
 fn with_board(store: &crate::tui::store::SharedStore) {
     let catalog = DrillCatalog::built_in().expect("built-in drills parse");
-    let mut board = DrillBoard { source: "built-in".to_owned(), drills: catalog.drills, last_reports: Default::default() };
-    board.last_reports.insert("worker-crash".to_owned(), report("worker-crash", true));
-    board.last_reports.insert("bad-canary".to_owned(), report("bad-canary", false));
+    let mut board = DrillBoard {
+        source: "built-in".to_owned(),
+        drills: catalog.drills,
+        last_reports: Default::default(),
+    };
+    board
+        .last_reports
+        .insert("worker-crash".to_owned(), report("worker-crash", true));
+    board
+        .last_reports
+        .insert("bad-canary".to_owned(), report("bad-canary", false));
     let mut store = store.borrow_mut();
     let now = store.now;
     store.drills.accept(Ok(board), now);
@@ -73,13 +93,26 @@ fn drills_80x24_while_one_runs() {
     with_board(&store);
     {
         let mut store = store.borrow_mut();
-        store.running_drill = Some(RunningDrill { name: "api-instance-kill".to_owned(), started_at: ago(30) });
+        store.running_drill = Some(RunningDrill {
+            name: "api-instance-kill".to_owned(),
+            started_at: ago(30),
+        });
         let chaos = ChaosStatus {
             outages: Vec::new(),
             faults: Vec::new(),
             history: vec![
-                ChaosEvent { at: ago(600), kind: "kill".to_owned(), target: "api-2".to_owned(), message: "before the drill".to_owned() },
-                ChaosEvent { at: ago(20), kind: "kill".to_owned(), target: "api-1".to_owned(), message: "SIGKILL to pid 4100".to_owned() },
+                ChaosEvent {
+                    at: ago(600),
+                    kind: "kill".to_owned(),
+                    target: "api-2".to_owned(),
+                    message: "before the drill".to_owned(),
+                },
+                ChaosEvent {
+                    at: ago(20),
+                    kind: "kill".to_owned(),
+                    target: "api-1".to_owned(),
+                    message: "SIGKILL to pid 4100".to_owned(),
+                },
             ],
         };
         let now = store.now;
@@ -98,7 +131,13 @@ fn drills_empty() {
     {
         let mut store = store.borrow_mut();
         let now = store.now;
-        store.drills.accept(Ok(DrillBoard { source: "observability/drills".to_owned(), ..DrillBoard::default() }), now);
+        store.drills.accept(
+            Ok(DrillBoard {
+                source: "observability/drills".to_owned(),
+                ..DrillBoard::default()
+            }),
+            now,
+        );
     }
     let mut view = DrillsView::new(store);
     insta::assert_snapshot!(render(&mut view, 80, 24));
@@ -110,7 +149,10 @@ fn drills_error() {
     {
         let mut store = store.borrow_mut();
         let now = store.now;
-        store.drills.accept(Err("observability/drills/x.yaml: unknown field `metod`".to_owned()), now);
+        store.drills.accept(
+            Err("observability/drills/x.yaml: unknown field `metod`".to_owned()),
+            now,
+        );
     }
     let mut view = DrillsView::new(store);
     insta::assert_snapshot!(render(&mut view, 80, 24));
@@ -131,6 +173,9 @@ fn drills_enter_asks_to_run_the_selected_drill() {
         view.handle_key(key(KeyCode::Enter)),
         ViewOutcome::Request(Action::RunDrill("bad-canary".to_owned()))
     );
-    assert_eq!(view.handle_key(key(KeyCode::Char('J'))), ViewOutcome::Consumed);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('J'))),
+        ViewOutcome::Consumed
+    );
     assert_eq!(view.report_scroll, 5);
 }

@@ -16,10 +16,22 @@ use super::widgets::panel;
 use crate::model::{InstanceState, InstanceStatus};
 
 const BINDINGS: &[Binding] = &[
-    Binding { keys: "j / k, PgDn / PgUp, g / G", action: "move the selection" },
-    Binding { keys: "/", action: "filter by name, workload, track, revision or state" },
-    Binding { keys: "K", action: "kill the selected instance (SIGKILL; it is restarted)" },
-    Binding { keys: "r", action: "restart the selected instance gracefully" },
+    Binding {
+        keys: "j / k, PgDn / PgUp, g / G",
+        action: "move the selection",
+    },
+    Binding {
+        keys: "/",
+        action: "filter by name, workload, track, revision or state",
+    },
+    Binding {
+        keys: "K",
+        action: "kill the selected instance (SIGKILL; it is restarted)",
+    },
+    Binding {
+        keys: "r",
+        action: "restart the selected instance gracefully",
+    },
 ];
 
 /// The longest filter kept; a name is never longer.
@@ -98,10 +110,11 @@ impl InstancesView {
             KeyCode::Backspace => {
                 self.filter.pop();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                if self.filter.chars().count() < MAX_FILTER {
-                    self.filter.push(c);
-                }
+            KeyCode::Char(c)
+                if !key.modifiers.contains(KeyModifiers::CONTROL)
+                    && self.filter.chars().count() < MAX_FILTER =>
+            {
+                self.filter.push(c);
             }
             _ => {}
         }
@@ -124,20 +137,32 @@ fn state_style(state: InstanceState, theme: Theme) -> ratatui::style::Style {
 const WIDE_FROM: u16 = 100;
 
 fn row(instance: &InstanceStatus, selected: bool, wide: bool, theme: Theme) -> Row<'_> {
-    let age = instance
-        .uptime_secs
-        .map_or_else(|| "-".to_owned(), |secs| text::duration_short(std::time::Duration::from_secs(secs)));
-    let restarts_style = if instance.restarts > 0 { theme.warn() } else { ratatui::style::Style::default() };
+    let age = instance.uptime_secs.map_or_else(
+        || "-".to_owned(),
+        |secs| text::duration_short(std::time::Duration::from_secs(secs)),
+    );
+    let restarts_style = if instance.restarts > 0 {
+        theme.warn()
+    } else {
+        ratatui::style::Style::default()
+    };
     let marker = if selected { "›" } else { " " };
     let mut cells = vec![
         Cell::from(format!("{marker}{}", instance.name)),
         Cell::from(instance.workload.as_str()),
         Cell::from(instance.track.as_str()),
         Cell::from(instance.revision.as_str()),
-        Cell::from(Span::styled(instance.state.as_str(), state_style(instance.state, theme))),
+        Cell::from(Span::styled(
+            instance.state.as_str(),
+            state_style(instance.state, theme),
+        )),
         Cell::from(Span::styled(instance.restarts.to_string(), restarts_style)),
         Cell::from(age),
-        Cell::from(instance.pid.map_or_else(|| "-".to_owned(), |pid| pid.to_string())),
+        Cell::from(
+            instance
+                .pid
+                .map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
+        ),
     ];
     if wide {
         let note = instance
@@ -181,14 +206,14 @@ impl View for InstancesView {
                 self.filter.clear();
             }
             KeyCode::Char('K') => {
-                return self
-                    .selected()
-                    .map_or(ViewOutcome::Ignored, |name| ViewOutcome::Request(Action::KillInstance(name)))
+                return self.selected().map_or(ViewOutcome::Ignored, |name| {
+                    ViewOutcome::Request(Action::KillInstance(name))
+                })
             }
             KeyCode::Char('r') => {
-                return self
-                    .selected()
-                    .map_or(ViewOutcome::Ignored, |name| ViewOutcome::Request(Action::RestartInstance(name)))
+                return self.selected().map_or(ViewOutcome::Ignored, |name| {
+                    ViewOutcome::Request(Action::RestartInstance(name))
+                })
             }
             _ => return ViewOutcome::Ignored,
         }
@@ -202,7 +227,13 @@ impl View for InstancesView {
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let Some(status) = store.status.value() else {
-            panel::render_missing(frame, inner, &store.status, "waiting for the environment…", theme);
+            panel::render_missing(
+                frame,
+                inner,
+                &store.status,
+                "waiting for the environment…",
+                theme,
+            );
             return;
         };
         let [filter_line, table_area] =
@@ -212,7 +243,10 @@ impl View for InstancesView {
             .iter()
             .filter(|instance| matches(instance, &self.filter))
             .collect();
-        let running = shown.iter().filter(|i| i.state == InstanceState::Running).count();
+        let running = shown
+            .iter()
+            .filter(|i| i.state == InstanceState::Running)
+            .count();
         let mut spans = vec![Span::raw(format!(
             "{} of {} instances · {running} running",
             shown.len(),
@@ -220,7 +254,11 @@ impl View for InstancesView {
         ))];
         if self.typing || !self.filter.is_empty() {
             spans.push(Span::styled(
-                format!("  filter /{}{}", self.filter, if self.typing { "▏" } else { "" }),
+                format!(
+                    "  filter /{}{}",
+                    self.filter,
+                    if self.typing { "▏" } else { "" }
+                ),
                 theme.accent(),
             ));
         }
@@ -250,13 +288,12 @@ impl View for InstancesView {
             .max()
             .unwrap_or(4)
             .clamp(5, 32) as u16;
-        let rows = visible
-            .iter()
-            .enumerate()
-            .map(|(offset, instance)| row(instance, window.start + offset == selected, wide, theme));
+        let rows = visible.iter().enumerate().map(|(offset, instance)| {
+            row(instance, window.start + offset == selected, wide, theme)
+        });
         let mut widths = vec![
             Constraint::Length(name_width),
-            Constraint::Length(8),
+            Constraint::Length(10),
             Constraint::Length(6),
             Constraint::Length(8),
             Constraint::Length(8),
@@ -264,7 +301,9 @@ impl View for InstancesView {
             Constraint::Length(6),
             Constraint::Length(7),
         ];
-        let mut header = vec![" name", "workload", "track", "revision", "state", "restarts", "age", "pid"];
+        let mut header = vec![
+            " name", "workload", "track", "revision", "state", "restarts", "age", "pid",
+        ];
         if wide {
             widths.push(Constraint::Fill(1));
             header.push("last exit");

@@ -74,9 +74,15 @@ fn instances_filter_narrows_the_list_and_escape_clears_it() {
     view.handle_key(key(KeyCode::Char('/')));
     type_text(&mut view, "nothing");
     assert_eq!(view.shown_len(), 0);
-    assert_eq!(view.handle_key(key(KeyCode::Char('K'))), ViewOutcome::Consumed);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('K'))),
+        ViewOutcome::Consumed
+    );
     view.handle_key(key(KeyCode::Enter));
-    assert_eq!(view.handle_key(key(KeyCode::Char('K'))), ViewOutcome::Ignored);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('K'))),
+        ViewOutcome::Ignored
+    );
     view.handle_key(key(KeyCode::Char('/')));
     view.handle_key(key(KeyCode::Esc));
     assert_eq!(view.shown_len(), 4);
@@ -89,7 +95,15 @@ fn instances_draw_only_the_visible_rows_of_a_large_fleet() {
         let mut store = store.borrow_mut();
         let mut status = store.status.value().cloned().expect("status");
         status.instances = (0..5_000)
-            .map(|n| instance(&format!("worker-{n}"), "worker", Track::Stable, InstanceState::Running, 0))
+            .map(|n| {
+                instance(
+                    &format!("worker-{n}"),
+                    "worker",
+                    Track::Stable,
+                    InstanceState::Running,
+                    0,
+                )
+            })
             .collect();
         let now = store.now;
         store.accept_status(Ok(status), now);

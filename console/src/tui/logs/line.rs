@@ -2,6 +2,7 @@
 //! as plain text), small enough that 100,000 of them fit in a few tens of megabytes.
 
 use std::fmt::Write as _;
+use std::num::{NonZeroU128, NonZeroU64};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -108,8 +109,9 @@ pub struct LogLine {
     /// The message followed by the other fields as `key=value`, or the raw plain text.
     pub text: Box<str>,
     /// 128-bit W3C trace id, kept as a number: compact, and compared without allocating.
-    pub trace_id: Option<u128>,
-    pub span_id: Option<u64>,
+    /// All zeros is no trace (W3C calls it invalid), so `None` costs no extra space.
+    pub trace_id: Option<NonZeroU128>,
+    pub span_id: Option<NonZeroU64>,
 }
 
 impl LogLine {
@@ -155,12 +157,12 @@ impl LogLine {
             .get("trace_id")
             .and_then(Value::as_str)
             .and_then(|hex| u128::from_str_radix(hex, 16).ok())
-            .filter(|id| *id != 0);
+            .and_then(NonZeroU128::new);
         let span_id = object
             .get("span_id")
             .and_then(Value::as_str)
             .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .filter(|id| *id != 0);
+            .and_then(NonZeroU64::new);
         let supervisor = object.get("target").and_then(Value::as_str) == Some(SUPERVISOR_TARGET);
         // The supervisor nests its fields; the services write them flat.
         let nested = match object.remove("fields") {
@@ -204,7 +206,7 @@ impl LogLine {
 
     /// The trace id as the services log it: 32 lowercase hex digits.
     pub fn trace_hex(&self) -> Option<String> {
-        self.trace_id.map(|id| format!("{id:032x}"))
+        self.trace_id.map(|id| format!("{:032x}", id.get()))
     }
 }
 
@@ -251,8 +253,11 @@ mod tests {
             line.timestamp.map(|t| t.to_rfc3339()),
             Some("2026-11-21T22:27:38.354509+00:00".to_owned())
         );
-        assert_eq!(line.trace_id, Some(0x4bf92f3577b34da6a3ce929d0e0e4736));
-        assert_eq!(line.span_id, Some(0x00f067aa0ba902b7));
+        assert_eq!(
+            line.trace_id.map(NonZeroU128::get),
+            Some(0x4bf92f3577b34da6a3ce929d0e0e4736)
+        );
+        assert_eq!(line.span_id.map(NonZeroU64::get), Some(0x00f067aa0ba902b7));
         assert_eq!(
             line.trace_hex().as_deref(),
             Some("4bf92f3577b34da6a3ce929d0e0e4736")
@@ -294,6 +299,16 @@ mod tests {
         let json = format!(r#"{{"level":"INFO","message":"{}"}}"#, "x".repeat(5000));
         let line = LogLine::parse(&json, &source(), 100);
         assert_eq!(line.text.len(), 100 + '…'.len_utf8());
+    }
+
+    #[test]
+    fn a_line_stays_small() {
+        // 100,000 of these are the console's largest use of memory; the text is extra.
+        assert!(
+            std::mem::size_of::<LogLine>() <= 112,
+            "{}",
+            std::mem::size_of::<LogLine>()
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -95,6 +95,9 @@ struct TailedFile {
     offset: u64,
     /// (device, inode) of the file read so far: a different one means it was replaced.
     identity: Option<(u64, u64)>,
+    /// Size and modification time of `<file>.1` at the last poll: when they change, the
+    /// file was rotated, even if it has grown past our offset again since.
+    rotated: Option<(u64, SystemTime)>,
     /// The start of a line whose newline has not been written yet.
     partial: Vec<u8>,
     /// Dropping the rest of an over-long line, up to its newline.
@@ -124,6 +127,7 @@ impl Tailer {
                     source: LineSource::new(&source.instance, &source.workload),
                     offset: 0,
                     identity: None,
+                    rotated: None,
                     partial: Vec::new(),
                     skipping: false,
                     fresh: true,
@@ -177,6 +181,9 @@ impl TailedFile {
         };
         let identity = (metadata.dev(), metadata.ino());
         let len = metadata.len();
+        let rotated_path = rotated_path(path);
+        let rotated = rotation_stamp(&rotated_path);
+        let was_rotated = std::mem::replace(&mut self.rotated, rotated) != rotated;
         if self.fresh {
             self.fresh = false;
             self.identity = Some(identity);
@@ -187,10 +194,10 @@ impl TailedFile {
             self.flush_partial(config, out);
             self.restart();
             self.identity = Some(identity);
-        } else if len < self.offset {
+        } else if len < self.offset || (was_rotated && rotated.is_some()) {
             // copytruncate: the lines written between our last read and the copy are at
             // the end of `<file>.1`; read them before starting again at zero.
-            self.read_rotated_rest(path, config, out);
+            self.read_rotated_rest(&rotated_path, config, out);
             self.flush_partial(config, out);
             self.restart();
             self.identity = Some(identity);
@@ -214,11 +221,8 @@ impl TailedFile {
         self.fresh = false;
     }
 
-    fn read_rotated_rest(&mut self, path: &Path, config: &TailerConfig, out: &mut Vec<LogLine>) {
-        let mut rotated = path.as_os_str().to_owned();
-        rotated.push(".1");
-        let rotated = PathBuf::from(rotated);
-        let Ok(metadata) = std::fs::metadata(&rotated) else {
+    fn read_rotated_rest(&mut self, rotated: &Path, config: &TailerConfig, out: &mut Vec<LogLine>) {
+        let Ok(metadata) = std::fs::metadata(rotated) else {
             return;
         };
         if metadata.len() <= self.offset {
@@ -227,7 +231,7 @@ impl TailedFile {
         // Bounded like any read: a rest bigger than a chunk is mostly lost, which a size
         // cap on the logs accepts.
         let want = (metadata.len() - self.offset).min(config.read_chunk as u64);
-        if let Ok(rest) = read_range(&rotated, self.offset, want) {
+        if let Ok(rest) = read_range(rotated, self.offset, want) {
             self.split_lines(&rest, config, out);
         }
     }
@@ -276,6 +280,18 @@ impl TailedFile {
         }
         self.partial.clear();
     }
+}
+
+/// Where the supervisor's rotation copies a log: `<file>.1`.
+fn rotated_path(path: &Path) -> PathBuf {
+    let mut rotated = path.as_os_str().to_owned();
+    rotated.push(".1");
+    PathBuf::from(rotated)
+}
+
+fn rotation_stamp(rotated: &Path) -> Option<(u64, SystemTime)> {
+    let metadata = std::fs::metadata(rotated).ok()?;
+    Some((metadata.len(), metadata.modified().ok()?))
 }
 
 fn read_range(path: &Path, offset: u64, len: u64) -> io::Result<Vec<u8>> {
@@ -430,6 +446,32 @@ mod tests {
             .expect("truncate");
         fx.append("worker-1", "four\n");
         assert_eq!(fx.poll(), ["worker-1: three", "worker-1: four"]);
+    }
+
+    #[test]
+    fn a_rotation_is_noticed_even_when_the_file_grew_past_where_we_were() {
+        let mut fx = Fixture::new(TailerConfig::default());
+        fx.follow(&["worker-1"]);
+        fx.append("worker-1", "one\n");
+        assert_eq!(fx.poll(), ["worker-1: one"]);
+        fx.append("worker-1", "two\n");
+        std::fs::copy(fx.path("worker-1.log"), fx.path("worker-1.log.1")).expect("copy");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(fx.path("worker-1.log"))
+            .and_then(|file| file.set_len(0))
+            .expect("truncate");
+        fx.append("worker-1", "a line longer than the old file\n");
+        assert_eq!(
+            fx.poll(),
+            ["worker-1: two", "worker-1: a line longer than the old file"]
+        );
+        fx.append("worker-1", "after\n");
+        assert_eq!(
+            fx.poll(),
+            ["worker-1: after"],
+            "the same copy is not read twice"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! filter, search, trace, pause and follow modes. Drawing is in `render.rs`.
 
 use std::collections::VecDeque;
+use std::num::NonZeroU128;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -97,7 +98,7 @@ pub struct LogsView {
     pub(super) filter: LineFilter,
     /// Numbers of the lines shown (passing the filter, or of the followed trace), oldest first.
     pub(super) shown: VecDeque<u64>,
-    pub(super) trace: Option<u128>,
+    pub(super) trace: Option<NonZeroU128>,
     pub(super) search: Option<Regex>,
     /// The selected line; ignored while following.
     pub(super) selected: Option<u64>,
@@ -143,7 +144,7 @@ impl LogsView {
         for workload in lines {
             view.note_workload(&workload);
         }
-        view.reselect();
+        view.recompute();
         view
     }
 
@@ -207,7 +208,7 @@ impl LogsView {
 
     /// The trace whose lines are shown, as 32 hex digits.
     pub fn followed_trace(&self) -> Option<String> {
-        self.trace.map(|id| format!("{id:032x}"))
+        self.trace.map(|id| format!("{:032x}", id.get()))
     }
 
     /// The selected line, if any line is shown.
@@ -593,7 +594,7 @@ mod tests {
         let workload = instance.split('-').next().unwrap_or_default();
         let mut line = LogLine::plain(text, &LineSource::new(instance, workload), 500);
         line.level = Some(level);
-        line.trace_id = trace;
+        line.trace_id = trace.and_then(NonZeroU128::new);
         line
     }
 
@@ -807,6 +808,17 @@ mod tests {
             Some("line 9"),
             "the selected line was dropped: the oldest one held is selected"
         );
+    }
+
+    #[test]
+    fn a_view_over_a_filled_buffer_shows_its_lines() {
+        let mut buffer = LogBuffer::new(10);
+        buffer.push(line("api-1", Level::Info, "before the view", None));
+        buffer.push(line("worker-1", Level::Info, "also before", None));
+        let view = LogsView::with_buffer(buffer, false);
+        assert_eq!(view.shown_texts(), ["before the view", "also before"]);
+        assert_eq!(view.workloads().count(), 2);
+        assert_eq!(view.selected_line().map(|l| &*l.text), Some("also before"));
     }
 
     #[test]

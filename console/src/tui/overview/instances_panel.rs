@@ -19,12 +19,13 @@ pub struct GroupCount {
     pub restarts: u64,
 }
 
-/// Counts by `(workload, track)`, in name order; one pass, whatever the fleet size.
-pub fn count(instances: &[InstanceStatus]) -> BTreeMap<(String, &'static str), GroupCount> {
-    let mut groups: BTreeMap<(String, &'static str), GroupCount> = BTreeMap::new();
+/// Counts by `(workload, track)`, in name order; one pass without allocating per
+/// instance, whatever the fleet size.
+pub fn count(instances: &[InstanceStatus]) -> BTreeMap<(&str, &'static str), GroupCount> {
+    let mut groups: BTreeMap<(&str, &'static str), GroupCount> = BTreeMap::new();
     for instance in instances {
         let group = groups
-            .entry((instance.workload.clone(), instance.track.as_str()))
+            .entry((instance.workload.as_str(), instance.track.as_str()))
             .or_default();
         group.total += 1;
         group.restarts += u64::from(instance.restarts);
@@ -41,7 +42,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(status) = store.status.value() else {
-        panel::render_missing(frame, inner, &store.status, "waiting for the environment…", theme);
+        panel::render_missing(
+            frame,
+            inner,
+            &store.status,
+            "waiting for the environment…",
+            theme,
+        );
         return;
     };
     if status.instances.is_empty() {
@@ -54,12 +61,22 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
         );
         return;
     }
-    let mut lines: Vec<Line<'_>> = count(&status.instances)
+    let groups = count(&status.instances);
+    let width = groups
+        .keys()
+        .map(|(workload, _)| workload.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<Line<'_>> = groups
         .into_iter()
         .map(|((workload, track), group)| {
-            let style = if group.running == group.total { theme.good() } else { theme.warn() };
+            let style = if group.running == group.total {
+                theme.good()
+            } else {
+                theme.warn()
+            };
             Line::from(vec![
-                Span::raw(format!("{workload:<7}{track:<7}")),
+                Span::raw(format!("{workload:<width$} {track:<7}")),
                 Span::styled(format!("{}/{} running", group.running, group.total), style),
                 Span::styled(format!("  {} restarts", group.restarts), theme.dim()),
             ])
@@ -73,7 +90,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
         .map(|instance| format!("{} {}", instance.name, instance.state.as_str()))
         .collect();
     if !not_running.is_empty() {
-        lines.push(Line::from(Span::styled(not_running.join(", "), theme.warn())));
+        lines.push(Line::from(Span::styled(
+            not_running.join(", "),
+            theme.warn(),
+        )));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -18,11 +18,26 @@ use super::view::{Action, Binding, View, ViewOutcome};
 use super::widgets::list::ListCursor;
 
 const BINDINGS: &[Binding] = &[
-    Binding { keys: "j / k", action: "select the next / previous SLO" },
-    Binding { keys: "Enter", action: "open the selected SLO's detail" },
-    Binding { keys: "R", action: "open the selected SLO's runbook" },
-    Binding { keys: "p / P", action: "promote the rollout one step / fully" },
-    Binding { keys: "a", action: "abort the rollout" },
+    Binding {
+        keys: "j / k",
+        action: "select the next / previous SLO",
+    },
+    Binding {
+        keys: "Enter",
+        action: "open the selected SLO's detail",
+    },
+    Binding {
+        keys: "R",
+        action: "open the selected SLO's runbook",
+    },
+    Binding {
+        keys: "p / P",
+        action: "promote the rollout one step / fully",
+    },
+    Binding {
+        keys: "a",
+        action: "abort the rollout",
+    },
 ];
 
 pub struct OverviewView {
@@ -72,13 +87,19 @@ impl View for OverviewView {
             KeyCode::Char('k') | KeyCode::Up => self.select(|cursor, _| cursor.up()),
             KeyCode::Enter => {
                 self.select(|_, _| {});
-                self.store.borrow_mut().requests.push(UiRequest::Show(ViewId::Slo));
+                self.store
+                    .borrow_mut()
+                    .requests
+                    .push(UiRequest::Show(ViewId::Slo));
             }
             KeyCode::Char('R') => {
                 let Some(slo) = self.selected_slo() else {
                     return ViewOutcome::Ignored;
                 };
-                self.store.borrow_mut().requests.push(UiRequest::OpenRunbook(slo));
+                self.store
+                    .borrow_mut()
+                    .requests
+                    .push(UiRequest::OpenRunbook(slo));
             }
             KeyCode::Char('p') => return ViewOutcome::Request(Action::Promote),
             KeyCode::Char('P') => return ViewOutcome::Request(Action::PromoteFull),
@@ -91,9 +112,15 @@ impl View for OverviewView {
     fn render(&mut self, frame: &mut Frame<'_>, area: Rect) {
         self.select(|_, _| {});
         let store = self.store.borrow();
-        let slo_rows = store.slo.value().map_or(1, |report| report.slos.len().max(1));
+        let slo_rows = store
+            .slo
+            .value()
+            .map_or(1, |report| report.slos.len().max(1));
         // SLO rows + header + frame; the rest shares what is left, problems last.
-        let slo_height = u16::try_from(slo_rows + 3).unwrap_or(u16::MAX).min(area.height / 2).max(4);
+        let slo_height = u16::try_from(slo_rows + 3)
+            .unwrap_or(u16::MAX)
+            .min(area.height / 2)
+            .max(4);
         let [slos, rollout, middle, problems] = Layout::vertical([
             Constraint::Length(slo_height),
             Constraint::Length(5),
@@ -104,7 +131,8 @@ impl View for OverviewView {
         slo_table::render(frame, slos, &store, Some(self.slo_cursor.selected));
         rollout_strip::render(frame, rollout, &store);
         let [queue, instances] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(middle);
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(middle);
         queue_panel::render(frame, queue, &store);
         instances_panel::render(frame, instances, &store);
         problems_panel::render(frame, problems, &store);

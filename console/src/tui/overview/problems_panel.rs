@@ -16,7 +16,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     frame.render_widget(block, area);
     if store.problems.is_empty() {
         frame.render_widget(
-            Line::from(Span::styled("no warnings or errors in the logs read so far", theme.dim())),
+            Line::from(Span::styled(
+                "no warnings or errors in the logs read so far",
+                theme.dim(),
+            )),
             inner,
         );
         return;
@@ -28,10 +31,15 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
         .iter()
         .skip(store.problems.len().saturating_sub(rows))
         .map(|problem| {
-            let style = if problem.level == "ERROR" { theme.bad() } else { theme.warn() };
-            let time = problem
-                .at
-                .map_or_else(|| "--:--:--".to_owned(), |at| at.format("%H:%M:%S").to_string());
+            let style = if problem.level == "ERROR" {
+                theme.bad()
+            } else {
+                theme.warn()
+            };
+            let time = problem.at.map_or_else(
+                || "--:--:--".to_owned(),
+                |at| at.format("%H:%M:%S").to_string(),
+            );
             let head = format!("{time} {:<5} {:<10} ", problem.level, problem.instance);
             let room = width.saturating_sub(head.chars().count());
             Line::from(vec![

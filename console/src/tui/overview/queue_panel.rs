@@ -10,36 +10,57 @@ use super::super::widgets::panel;
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     let theme = store.theme;
-    let block = panel::block("Queue", &store.status, store.now, theme);
+    let block = panel::block("Queue · backlog", &store.status, store.now, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(status) = store.status.value() else {
-        panel::render_missing(frame, inner, &store.status, "waiting for the environment…", theme);
+        panel::render_missing(
+            frame,
+            inner,
+            &store.status,
+            "waiting for the environment…",
+            theme,
+        );
         return;
     };
     let Some(depth) = status.queue else {
         frame.render_widget(
-            Line::from(Span::styled("the queue could not be read just now", theme.warn())),
+            Line::from(Span::styled(
+                "the queue could not be read just now",
+                theme.warn(),
+            )),
             inner,
         );
         return;
     };
-    let [counts, spark] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-    let dead_style = if depth.dead > 0 { theme.bad() } else { theme.dim() };
+    let [counts, spark] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let dead_style = if depth.dead > 0 {
+        theme.bad()
+    } else {
+        theme.dim()
+    };
     frame.render_widget(
         Line::from(vec![
-            Span::raw(format!("ready {}  proc {}  delayed {}  ", depth.ready, depth.processing, depth.delayed)),
+            Span::raw(format!(
+                "ready {}  proc {}  delayed {}  ",
+                depth.ready, depth.processing, depth.delayed
+            )),
             Span::styled(format!("dead {}", depth.dead), dead_style),
         ]),
         counts,
     );
-    // The newest samples that fit, oldest on the left.
+    // The backlog (ready, delayed and in progress): the newest samples that fit, oldest
+    // on the left.
     let width = usize::from(spark.width);
     let history = &store.queue_history;
     let data: Vec<u64> = history
         .iter()
         .skip(history.len().saturating_sub(width))
-        .map(|sample| sample.depth.ready)
+        .map(|sample| sample.depth.ready + sample.depth.delayed + sample.depth.processing)
         .collect();
-    frame.render_widget(Sparkline::default().data(&data).style(theme.accent()), spark);
+    frame.render_widget(
+        Sparkline::default().data(&data).style(theme.accent()),
+        spark,
+    );
 }

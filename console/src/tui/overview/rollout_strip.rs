@@ -34,20 +34,36 @@ pub fn analysis_label(phase: AnalysisPhase) -> &'static str {
 /// `Paused · stable v1 → canary v2 · 50% · ready 1/1 · step 5/6`.
 pub fn headline(rollout: &RolloutStatus, theme: Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(
-        if rollout.aborted { "Aborted".to_owned() } else { rollout.phase.as_str().to_owned() },
+        if rollout.aborted {
+            "Aborted".to_owned()
+        } else {
+            rollout.phase.as_str().to_owned()
+        },
         phase_style(rollout, theme),
     )];
     let dot = || Span::styled(" · ", theme.dim());
     spans.push(dot());
     match &rollout.canary_revision {
         Some(canary) => {
-            spans.push(Span::raw(format!("stable {} → canary {canary}", rollout.stable_revision)));
+            spans.push(Span::raw(format!(
+                "stable {} → canary {canary}",
+                rollout.stable_revision
+            )));
             spans.push(dot());
-            spans.push(Span::styled(format!("{}% canary", rollout.canary_weight), theme.accent()));
+            spans.push(Span::styled(
+                format!("{}% canary", rollout.canary_weight),
+                theme.accent(),
+            ));
             spans.push(dot());
-            spans.push(Span::raw(format!("ready {}/{}", rollout.canary_ready, rollout.canary_replicas)));
+            spans.push(Span::raw(format!(
+                "ready {}/{}",
+                rollout.canary_ready, rollout.canary_replicas
+            )));
         }
-        None => spans.push(Span::raw(format!("stable {} · no canary", rollout.stable_revision))),
+        None => spans.push(Span::raw(format!(
+            "stable {} · no canary",
+            rollout.stable_revision
+        ))),
     }
     if let Some(index) = rollout.current_step_index {
         spans.push(dot());
@@ -69,7 +85,10 @@ pub fn reason(rollout: &RolloutStatus, store: &Store) -> Line<'static> {
         let mut spans = vec![Span::styled(message.clone(), style)];
         if let Some(until) = rollout.pause_until {
             let left = text::duration_short(text::elapsed(store.now, until));
-            spans.push(Span::styled(format!(" (pause ends in {left})"), theme.dim()));
+            spans.push(Span::styled(
+                format!(" (pause ends in {left})"),
+                theme.dim(),
+            ));
         }
         return Line::from(spans);
     }
@@ -84,7 +103,9 @@ pub fn reason(rollout: &RolloutStatus, store: &Store) -> Line<'static> {
                 "analysis of step {}: {}{}",
                 run.step_index + 1,
                 analysis_label(run.phase),
-                run.message.as_ref().map_or(String::new(), |message| format!(" ({message})"))
+                run.message
+                    .as_ref()
+                    .map_or(String::new(), |message| format!(" ({message})"))
             ),
             style,
         ));
@@ -98,7 +119,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(status) = store.status.value() else {
-        panel::render_missing(frame, inner, &store.status, "waiting for the environment…", theme);
+        panel::render_missing(
+            frame,
+            inner,
+            &store.status,
+            "waiting for the environment…",
+            theme,
+        );
         return;
     };
     let Some(rollout) = &status.rollout else {
@@ -108,6 +135,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
         );
         return;
     };
-    let lines = vec![headline(rollout, theme), steps::strip(rollout, theme), reason(rollout, store)];
+    let lines = vec![
+        headline(rollout, theme),
+        steps::strip(rollout, theme),
+        reason(rollout, store),
+    ];
     frame.render_widget(Paragraph::new(lines), inner);
 }

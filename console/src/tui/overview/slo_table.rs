@@ -13,14 +13,20 @@ use super::super::widgets::budget_bar::budget_bar;
 use super::super::widgets::panel;
 use crate::model::slo::{AlertLevel, Measured, SloSummary};
 
-/// Windows shown in 80 columns; wider screens show all of them.
-const NARROW_WINDOWS: [u64; 3] = [300, 3_600, 21_600];
-const WIDE_WINDOWS: [u64; 7] = [300, 1_800, 3_600, 7_200, 21_600, 86_400, 259_200];
+/// Windows in the order they earn a column as the screen widens: the page pair of the
+/// fast alert first, then the slow ones.
+const WINDOW_PRIORITY: [u64; 7] = [300, 3_600, 21_600, 1_800, 7_200, 86_400, 259_200];
 
-/// Inner width from which every window and the exhaustion column fit.
-const WIDE_FROM: u16 = 118;
+/// Columns of one burn-rate window, with its spacing.
+const WINDOW_COLUMNS: u16 = 7;
 
-const BAR_CELLS: usize = 8;
+/// Columns of the exhaustion column, with its spacing.
+const EXHAUSTION_COLUMNS: u16 = 12;
+
+/// SLI, objective, budget bar, alert, with their spacing.
+const FIXED_COLUMNS: u16 = 9 + 7 + (BAR_CELLS as u16 + 8) + 8;
+
+const BAR_CELLS: usize = 6;
 
 pub fn alert_cell(alert: AlertLevel, theme: Theme) -> Span<'static> {
     match alert {
@@ -50,9 +56,15 @@ pub fn window_label(secs: u64) -> String {
     }
 }
 
-fn row<'a>(slo: &'a SloSummary, windows: &[u64], wide: bool, theme: Theme) -> Row<'a> {
+fn row<'a>(
+    slo: &'a SloSummary,
+    windows: &[u64],
+    wide: bool,
+    selected: bool,
+    theme: Theme,
+) -> Row<'a> {
     let mut cells = vec![
-        Cell::from(slo.name.as_str()),
+        Cell::from(format!("{}{}", if selected { "›" } else { " " }, slo.name)),
         Cell::from(text::measured(&slo.sli, |sli| text::percent(*sli))),
         Cell::from(format!("{}%", slo.objective_percent)),
         Cell::from(budget_bar(&slo.error_budget_remaining, BAR_CELLS, theme)),
@@ -62,12 +74,17 @@ fn row<'a>(slo: &'a SloSummary, windows: &[u64], wide: bool, theme: Theme) -> Ro
             .windows
             .iter()
             .find(|window| window.window_secs == *secs)
-            .map_or(Span::styled("?", theme.dim()), |window| burn_span(&window.burn_rate, theme));
+            .map_or(Span::styled("?", theme.dim()), |window| {
+                burn_span(&window.burn_rate, theme)
+            });
         cells.push(Cell::from(burn));
     }
     cells.push(Cell::from(alert_cell(slo.alert, theme)));
     if wide {
-        cells.push(Cell::from(text::measured(&slo.budget_exhaustion, text::exhaustion)));
+        cells.push(Cell::from(text::measured(
+            &slo.budget_exhaustion,
+            text::exhaustion,
+        )));
     }
     Row::new(cells)
 }
@@ -78,7 +95,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store, selected: Option
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(report) = store.slo.value() else {
-        panel::render_missing(frame, inner, &store.slo, "waiting for the first SLO report…", theme);
+        panel::render_missing(
+            frame,
+            inner,
+            &store.slo,
+            "waiting for the first SLO report…",
+            theme,
+        );
         return;
     };
     if report.slos.is_empty() {
@@ -88,25 +111,47 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store, selected: Option
         );
         return;
     }
-    let wide = inner.width >= WIDE_FROM;
-    let windows: &[u64] = if wide { &WIDE_WINDOWS } else { &NARROW_WINDOWS };
-    let mut header = vec!["SLO".to_owned(), "SLI".to_owned(), "obj".to_owned(), "budget left".to_owned()];
+    let name_width = report
+        .slos
+        .iter()
+        .map(|slo| slo.name.chars().count())
+        .max()
+        .unwrap_or(3)
+        .clamp(12, 32) as u16
+        + 1;
+    // As many windows as fit, in priority order, then shown shortest first.
+    let room = inner.width.saturating_sub(name_width + 1 + FIXED_COLUMNS);
+    let count = usize::from(room / WINDOW_COLUMNS).min(WINDOW_PRIORITY.len());
+    let mut windows: Vec<u64> = WINDOW_PRIORITY[..count].to_vec();
+    windows.sort_unstable();
+    let wide = count == WINDOW_PRIORITY.len()
+        && room >= WINDOW_COLUMNS * WINDOW_PRIORITY.len() as u16 + EXHAUSTION_COLUMNS;
+    let mut header = vec![
+        " SLO".to_owned(),
+        "SLI".to_owned(),
+        "obj".to_owned(),
+        "budget left".to_owned(),
+    ];
     header.extend(windows.iter().map(|secs| window_label(*secs)));
     header.push("alert".to_owned());
     let mut widths = vec![
-        Constraint::Min(12),
-        Constraint::Length(7),
+        Constraint::Length(name_width),
+        Constraint::Length(8),
         Constraint::Length(6),
-        Constraint::Length(BAR_CELLS as u16 + 5),
+        Constraint::Length(BAR_CELLS as u16 + 7),
     ];
-    widths.extend(windows.iter().map(|_| Constraint::Length(6)));
+    widths.extend(
+        windows
+            .iter()
+            .map(|_| Constraint::Length(WINDOW_COLUMNS - 1)),
+    );
     widths.push(Constraint::Length(7));
     if wide {
         header.push("exhausted".to_owned());
-        widths.push(Constraint::Length(11));
+        widths.push(Constraint::Length(EXHAUSTION_COLUMNS - 1));
     }
     let rows = report.slos.iter().enumerate().map(|(index, slo)| {
-        let row = row(slo, windows, wide, theme);
+        let row = row(slo, &windows, wide, Some(index) == selected, theme);
         if Some(index) == selected {
             row.style(theme.selected())
         } else {

@@ -35,30 +35,57 @@ fn overview_error() {
 fn overview_keys_select_slos_and_ask_for_actions() {
     let store = normal_store();
     let mut view = OverviewView::new(store.clone());
-    assert_eq!(view.handle_key(key(KeyCode::Char('j'))), ViewOutcome::Consumed);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('j'))),
+        ViewOutcome::Consumed
+    );
     assert_eq!(store.borrow().selected_slo.as_deref(), Some("api-latency"));
     for _ in 0..10 {
         view.handle_key(key(KeyCode::Char('j')));
     }
-    assert_eq!(store.borrow().selected_slo.as_deref(), Some("queue-freshness"));
+    assert_eq!(
+        store.borrow().selected_slo.as_deref(),
+        Some("queue-freshness")
+    );
     view.handle_key(key(KeyCode::Char('k')));
     assert_eq!(store.borrow().selected_slo.as_deref(), Some("jobs-success"));
     assert_eq!(view.handle_key(key(KeyCode::Enter)), ViewOutcome::Consumed);
-    assert_eq!(view.handle_key(key(KeyCode::Char('R'))), ViewOutcome::Consumed);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('R'))),
+        ViewOutcome::Consumed
+    );
     assert_eq!(
         store.borrow().requests,
-        [UiRequest::Show(ViewId::Slo), UiRequest::OpenRunbook("jobs-success".to_owned())]
+        [
+            UiRequest::Show(ViewId::Slo),
+            UiRequest::OpenRunbook("jobs-success".to_owned())
+        ]
     );
-    assert_eq!(view.handle_key(key(KeyCode::Char('p'))), ViewOutcome::Request(Action::Promote));
-    assert_eq!(view.handle_key(key(KeyCode::Char('P'))), ViewOutcome::Request(Action::PromoteFull));
-    assert_eq!(view.handle_key(key(KeyCode::Char('a'))), ViewOutcome::Request(Action::Abort));
-    assert_eq!(view.handle_key(key(KeyCode::Char('z'))), ViewOutcome::Ignored);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('p'))),
+        ViewOutcome::Request(Action::Promote)
+    );
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('P'))),
+        ViewOutcome::Request(Action::PromoteFull)
+    );
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('a'))),
+        ViewOutcome::Request(Action::Abort)
+    );
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('z'))),
+        ViewOutcome::Ignored
+    );
 }
 
 #[test]
 fn overview_runbook_key_needs_an_slo() {
     let store = empty_store();
     let mut view = OverviewView::new(store.clone());
-    assert_eq!(view.handle_key(key(KeyCode::Char('R'))), ViewOutcome::Ignored);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('R'))),
+        ViewOutcome::Ignored
+    );
     assert!(store.borrow().requests.is_empty());
 }

@@ -15,11 +15,26 @@ use super::view::{Action, Binding, View, ViewOutcome};
 use super::widgets::panel;
 
 const BINDINGS: &[Binding] = &[
-    Binding { keys: "p", action: "promote: leave the current step" },
-    Binding { keys: "P", action: "promote fully: skip every remaining step" },
-    Binding { keys: "a", action: "abort: all traffic back to stable" },
-    Binding { keys: "r", action: "retry an aborted rollout from its first step" },
-    Binding { keys: "u", action: "undo: the previous stable revision becomes stable" },
+    Binding {
+        keys: "p",
+        action: "promote: leave the current step",
+    },
+    Binding {
+        keys: "P",
+        action: "promote fully: skip every remaining step",
+    },
+    Binding {
+        keys: "a",
+        action: "abort: all traffic back to stable",
+    },
+    Binding {
+        keys: "r",
+        action: "retry an aborted rollout from its first step",
+    },
+    Binding {
+        keys: "u",
+        action: "undo: the previous stable revision becomes stable",
+    },
 ];
 
 pub struct RolloutView {
@@ -69,21 +84,30 @@ impl View for RolloutView {
                     inner,
                 );
             } else {
-                panel::render_missing(frame, inner, &store.status, "waiting for the environment…", theme);
+                panel::render_missing(
+                    frame,
+                    inner,
+                    &store.status,
+                    "waiting for the environment…",
+                    theme,
+                );
             }
             return;
         };
-        let steps_height = u16::try_from(rollout.steps.len() + 2).unwrap_or(u16::MAX).max(5);
+        let steps_height = u16::try_from(rollout.steps.len() + 2)
+            .unwrap_or(u16::MAX)
+            .max(5);
         let [head, middle, bottom] = Layout::vertical([
-            Constraint::Length(4),
-            Constraint::Length(steps_height.min(area.height.saturating_sub(9))),
+            Constraint::Length(5),
+            Constraint::Length(steps_height.min(area.height.saturating_sub(10))),
             Constraint::Min(5),
         ])
         .areas(area);
         let inner = block.inner(head);
         frame.render_widget(block, head);
         frame.render_widget(
-            Paragraph::new(vec![headline(rollout, theme), reason(rollout, &store)]),
+            Paragraph::new(vec![headline(rollout, theme), reason(rollout, &store)])
+                .wrap(ratatui::widgets::Wrap { trim: false }),
             inner,
         );
         let [steps, analysis] =

@@ -24,7 +24,11 @@ fn phase_style(phase: AnalysisPhase, theme: Theme) -> ratatui::style::Style {
 
 /// The analysis run of step `index`, the newest if it ran more than once (after a retry).
 fn run_of(rollout: &RolloutStatus, index: usize) -> Option<&AnalysisRun> {
-    rollout.analysis_runs.iter().rev().find(|run| run.step_index == index)
+    rollout
+        .analysis_runs
+        .iter()
+        .rev()
+        .find(|run| run.step_index == index)
 }
 
 pub fn steps(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, theme: Theme) {
@@ -45,14 +49,22 @@ pub fn steps(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, theme: 
                 StepState::Done => theme.good(),
                 StepState::Current => theme.accent(),
                 StepState::Aborted => theme.bad(),
-                StepState::Pending => theme.dim(),
+                StepState::Pending | StepState::Planned => theme.dim(),
             };
             let mut spans = vec![Span::styled(
-                format!("{} {:>2} {:<14} ", state.marker(), index + 1, step.to_string()),
+                format!(
+                    "{} {:>2} {:<14} ",
+                    state.marker(),
+                    index + 1,
+                    step.to_string()
+                ),
                 style,
             )];
             if let (RolloutStep::Analysis(_), Some(run)) = (step, run_of(rollout, index)) {
-                spans.push(Span::styled(analysis_label(run.phase), phase_style(run.phase, theme)));
+                spans.push(Span::styled(
+                    analysis_label(run.phase),
+                    phase_style(run.phase, theme),
+                ));
             } else {
                 spans.push(Span::styled(state.as_str(), theme.dim()));
             }
@@ -69,14 +81,18 @@ pub fn analysis(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, stor
         let inner = block.inner(area);
         frame.render_widget(block, area);
         frame.render_widget(
-            Line::from(Span::styled("no analysis has run in this rollout", theme.dim())),
+            Line::from(Span::styled(
+                "no analysis has run in this rollout",
+                theme.dim(),
+            )),
             inner,
         );
         return;
     };
-    let took = run
-        .finished_at
-        .map_or_else(|| "running".to_owned(), |end| text::duration_short(text::elapsed(run.started_at, end)));
+    let took = run.finished_at.map_or_else(
+        || "running".to_owned(),
+        |end| text::duration_short(text::elapsed(run.started_at, end)),
+    );
     let title = format!(
         "Analysis of step {}: {} ({} ago, took {took})",
         run.step_index + 1,
@@ -88,13 +104,17 @@ pub fn analysis(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, stor
     frame.render_widget(block, area);
     let [table_area, message_area] = Layout::vertical([
         Constraint::Min(1),
-        Constraint::Length(u16::from(run.message.is_some())),
+        Constraint::Length(if run.message.is_some() { 2 } else { 0 }),
     ])
     .areas(inner);
     // Narrow screens drop the metric and the event count; the verdict stays.
     let wide = inner.width >= 60;
     let rows = run.measurements.iter().map(|measurement| {
-        let comparator = if measurement.metric == "good_ratio" { "≥" } else { "≤" };
+        let comparator = if measurement.metric == "good_ratio" {
+            "≥"
+        } else {
+            "≤"
+        };
         let value = measurement
             .value
             .map_or_else(|| "too few".to_owned(), text::percent);
@@ -103,7 +123,10 @@ pub fn analysis(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, stor
             cells.push(Cell::from(measurement.metric.as_str()));
         }
         cells.push(Cell::from(value));
-        cells.push(Cell::from(format!("{comparator}{}", text::percent(measurement.threshold))));
+        cells.push(Cell::from(format!(
+            "{comparator}{}",
+            text::percent(measurement.threshold)
+        )));
         if wide {
             cells.push(Cell::from(format!("{:.0}", measurement.events)));
         }
@@ -128,7 +151,12 @@ pub fn analysis(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, stor
     } else {
         (
             vec!["slo", "value", "needed", "result"],
-            vec![Constraint::Min(10), Constraint::Length(7), Constraint::Length(8), Constraint::Length(7)],
+            vec![
+                Constraint::Min(10),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(7),
+            ],
         )
     };
     let table = Table::new(rows, widths)
@@ -137,7 +165,8 @@ pub fn analysis(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, stor
     frame.render_widget(table, table_area);
     if let Some(message) = &run.message {
         frame.render_widget(
-            Line::from(Span::styled(message.clone(), phase_style(run.phase, theme))),
+            Paragraph::new(Span::styled(message.clone(), phase_style(run.phase, theme)))
+                .wrap(ratatui::widgets::Wrap { trim: false }),
             message_area,
         );
     }
@@ -150,9 +179,22 @@ pub fn revisions(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, sto
     frame.render_widget(block, area);
     let rows = rollout.revisions.iter().rev().map(|revision| {
         let (role, style) = if revision.name == rollout.stable_revision {
-            (format!("stable {}/{}", store.status.value().map_or(0, stable_ready), stable_total(store)), theme.good())
+            (
+                format!(
+                    "stable {}/{}",
+                    store.status.value().map_or(0, stable_ready),
+                    stable_total(store)
+                ),
+                theme.good(),
+            )
         } else if rollout.canary_revision.as_ref() == Some(&revision.name) {
-            (format!("canary {}/{}", rollout.canary_ready, rollout.canary_replicas), theme.accent())
+            (
+                format!(
+                    "canary {}/{}",
+                    rollout.canary_ready, rollout.canary_replicas
+                ),
+                theme.accent(),
+            )
         } else {
             (String::new(), theme.dim())
         };
@@ -166,9 +208,16 @@ pub fn revisions(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, sto
             Cell::from(stable_ago),
         ])
     });
-    let table = Table::new(rows, [Constraint::Min(6), Constraint::Length(12), Constraint::Length(12)])
-        .header(Row::new(["revision", "serving", "last stable"]).style(theme.header()))
-        .column_spacing(1);
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(6),
+            Constraint::Length(12),
+            Constraint::Length(12),
+        ],
+    )
+    .header(Row::new(["revision", "serving", "last stable"]).style(theme.header()))
+    .column_spacing(1);
     frame.render_widget(table, inner);
 }
 
@@ -197,7 +246,10 @@ pub fn events(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, store:
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if rollout.events.is_empty() {
-        frame.render_widget(Line::from(Span::styled("no events yet", theme.dim())), inner);
+        frame.render_widget(
+            Line::from(Span::styled("no events yet", theme.dim())),
+            inner,
+        );
         return;
     }
     let width = usize::from(inner.width);
@@ -214,7 +266,10 @@ pub fn events(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, store:
             };
             let head = format!(
                 "{:>6} {:<9}",
-                format!("-{}", text::duration_short(text::elapsed(event.at, store.now))),
+                format!(
+                    "-{}",
+                    text::duration_short(text::elapsed(event.at, store.now))
+                ),
                 event.kind
             );
             let room = width.saturating_sub(head.chars().count() + 1);

@@ -31,7 +31,8 @@ fn rollout_aborted_by_analysis() {
         rollout.aborted = true;
         rollout.current_step_index = Some(2);
         rollout.canary_weight = 0;
-        rollout.message = Some("analysis failed: api-availability error_ratio 31.00% > 1.44%".to_owned());
+        rollout.message =
+            Some("analysis failed: api-availability error_ratio 31.00% > 1.44%".to_owned());
         let run = rollout.analysis_runs.last_mut().expect("run");
         run.phase = AnalysisPhase::Failed;
         run.measurements[0].value = Some(0.31);

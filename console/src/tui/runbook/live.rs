@@ -50,11 +50,20 @@ pub fn live_values(store: &Store, slo_name: &str) -> LiveValues {
                 text::measured(&slo.error_budget_remaining, |left| text::percent(*left)),
             );
             put("alert", alert_name(slo.alert).to_owned());
-            put("exhaustion", text::measured(&slo.budget_exhaustion, text::exhaustion));
+            put(
+                "exhaustion",
+                text::measured(&slo.budget_exhaustion, text::exhaustion),
+            );
             for window in &slo.windows {
                 let label = window_label(window.window_secs);
-                put(&format!("burn_rate_{label}"), text::measured(&window.burn_rate, |b| text::burn(*b)));
-                put(&format!("error_ratio_{label}"), text::measured(&window.error_ratio, |r| text::percent(*r)));
+                put(
+                    &format!("burn_rate_{label}"),
+                    text::measured(&window.burn_rate, |b| text::burn(*b)),
+                );
+                put(
+                    &format!("error_ratio_{label}"),
+                    text::measured(&window.error_ratio, |r| text::percent(*r)),
+                );
             }
         }
         None => {
@@ -66,11 +75,21 @@ pub fn live_values(store: &Store, slo_name: &str) -> LiveValues {
     match store.rollout() {
         Some(rollout) => {
             put("stable", rollout.stable_revision.clone());
-            put("canary", rollout.canary_revision.clone().unwrap_or_else(|| "none".to_owned()));
+            put(
+                "canary",
+                rollout
+                    .canary_revision
+                    .clone()
+                    .unwrap_or_else(|| "none".to_owned()),
+            );
             put("canary_weight", format!("{}%", rollout.canary_weight));
             put(
                 "rollout_phase",
-                if rollout.aborted { "Aborted".to_owned() } else { rollout.phase.as_str().to_owned() },
+                if rollout.aborted {
+                    "Aborted".to_owned()
+                } else {
+                    rollout.phase.as_str().to_owned()
+                },
             );
             let last = rollout.events.last().map_or_else(
                 || "none".to_owned(),
@@ -86,7 +105,13 @@ pub fn live_values(store: &Store, slo_name: &str) -> LiveValues {
             put("last_rollout_event", last);
         }
         None => {
-            for key in ["stable", "canary", "canary_weight", "rollout_phase", "last_rollout_event"] {
+            for key in [
+                "stable",
+                "canary",
+                "canary_weight",
+                "rollout_phase",
+                "last_rollout_event",
+            ] {
                 put(key, "unknown".to_owned());
             }
         }
@@ -112,7 +137,14 @@ pub fn summary_lines(values: &LiveValues) -> Vec<String> {
             get("alert"),
             get("exhaustion")
         ),
-        format!("burn rate: {}", if burns.is_empty() { "unknown".to_owned() } else { burns.trim_end().to_owned() }),
+        format!(
+            "burn rate: {}",
+            if burns.is_empty() {
+                "unknown".to_owned()
+            } else {
+                burns.trim_end().to_owned()
+            }
+        ),
         format!(
             "rollout: {}, canary {} at {} (stable {})",
             get("rollout_phase"),

@@ -52,7 +52,8 @@ pub fn locate(runbook: &str, state_dir: &Path) -> Result<PathBuf, String> {
 /// Reads a runbook, at most [`MAX_RUNBOOK_BYTES`].
 pub fn read(path: &Path) -> anyhow::Result<String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut text = String::new();
     file.take(MAX_RUNBOOK_BYTES)
         .read_to_string(&mut text)

@@ -25,7 +25,12 @@ pub struct RunbookPane {
 }
 
 impl RunbookPane {
-    pub fn new(slo: String, runbook: String, text: Result<String, String>, opened_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        slo: String,
+        runbook: String,
+        text: Result<String, String>,
+        opened_at: DateTime<Utc>,
+    ) -> Self {
         Self {
             slo,
             runbook,
@@ -62,8 +67,15 @@ impl RunbookPane {
         )))
         .chain(summary_lines(&values).into_iter().map(Line::from))
         .collect();
+        // Rows the wrapped live lines take, and one blank row under them.
+        let width = usize::from(inner.width).max(1);
+        let rows: usize = live
+            .iter()
+            .map(|line| line.width().max(1).div_ceil(width))
+            .sum();
+        let live_height = u16::try_from(rows + 1).unwrap_or(u16::MAX);
         let [live_area, body] =
-            Layout::vertical([Constraint::Length(live.len() as u16 + 1), Constraint::Min(1)]).areas(inner);
+            Layout::vertical([Constraint::Length(live_height), Constraint::Min(1)]).areas(inner);
         frame.render_widget(Paragraph::new(live).wrap(Wrap { trim: false }), live_area);
         let body_lines: Vec<Line<'_>> = match &self.text {
             Ok(text) => fill(text, &values)
@@ -81,7 +93,9 @@ impl RunbookPane {
             Err(error) => vec![Line::from(Span::styled(error.clone(), theme.bad()))],
         };
         frame.render_widget(
-            Paragraph::new(body_lines).wrap(Wrap { trim: false }).scroll((self.scroll, 0)),
+            Paragraph::new(body_lines)
+                .wrap(Wrap { trim: false })
+                .scroll((self.scroll, 0)),
             body,
         );
     }

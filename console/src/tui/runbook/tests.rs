@@ -11,7 +11,10 @@ fn live_values_come_from_the_store() {
     assert_eq!(values.get("canary"), Some("v2"));
     assert_eq!(values.get("canary_weight"), Some("50%"));
     assert_eq!(values.get("alert"), Some("PAGE"));
-    assert_eq!(values.get("last_rollout_event"), Some("promote 5m ago: promoted by alice"));
+    assert_eq!(
+        values.get("last_rollout_event"),
+        Some("promote 5m ago: promoted by alice")
+    );
     let unknown = live_values(&store, "no-such-slo");
     assert_eq!(unknown.get("budget_left"), Some("unknown"));
 }
@@ -26,8 +29,16 @@ fn placeholders_are_filled_and_quoted_rules_annotated() {
                 - Budget: `slo:period_error_budget_remaining:ratio`";
     let filled = fill(text, &values);
     assert_eq!(filled[0], "Burn 15x with v2 at 50%; {{nope}} stays.");
-    assert!(filled[1].ends_with("⟵ 5m error ratio now 2.05%"), "{}", filled[1]);
-    assert!(filled[2].ends_with("⟵ budget left now ~21.00%"), "{}", filled[2]);
+    assert!(
+        filled[1].ends_with("⟵ 5m error ratio now 2.05%"),
+        "{}",
+        filled[1]
+    );
+    assert!(
+        filled[2].ends_with("⟵ budget left now ~21.00%"),
+        "{}",
+        filled[2]
+    );
 }
 
 #[test]

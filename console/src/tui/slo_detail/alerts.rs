@@ -4,13 +4,15 @@
 use crate::model::slo::{Measured, SloSummary};
 use crate::slo::{BurnRateAlert, Severity, BURN_RATE_ALERTS};
 
-/// One window of a condition: its burn rate over the whole window, if known.
+/// One window of a condition: its burn rate, if known.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowCheck {
     pub secs: u64,
-    /// `Some(0.0)` for a window with no traffic (nothing burns); `None` when the window is
-    /// not covered by history (or the source did not report it).
+    /// `Some(0.0)` for a window with no traffic (nothing burns); the rate over the covered
+    /// part when the window is longer than the history; `None` when nothing is known.
     pub burn: Option<f64>,
+    /// The rate covers only part of the window.
+    pub partial: bool,
 }
 
 impl WindowCheck {
@@ -24,6 +26,9 @@ impl WindowCheck {
 pub enum Verdict {
     /// Both windows burn faster than the factor.
     Fires,
+    /// Both burn faster than the factor over the history held, which does not cover a
+    /// whole window yet: Prometheus alerts on this, the embedded engine waits.
+    FiresOnPartialData,
     /// At least one window burns at or under the factor.
     Quiet,
     /// Neither window rules it out, but one is not covered yet.
@@ -40,22 +45,25 @@ pub struct ConditionCheck {
 }
 
 fn window(slo: &SloSummary, secs: u64) -> WindowCheck {
-    let burn = slo
-        .windows
-        .iter()
-        .find(|window| window.window_secs == secs)
-        .and_then(|window| match window.burn_rate {
-            Measured::Value { value } => Some(value),
-            Measured::NoTraffic => Some(0.0),
-            Measured::Insufficient { .. } => None,
-        });
-    WindowCheck { secs, burn }
+    let reported = slo.windows.iter().find(|window| window.window_secs == secs);
+    let (burn, partial) = match reported.map(|window| window.burn_rate) {
+        Some(Measured::Value { value }) => (Some(value), false),
+        Some(Measured::NoTraffic) => (Some(0.0), false),
+        Some(Measured::Insufficient { covered_value, .. }) => (covered_value, true),
+        None => (None, false),
+    };
+    WindowCheck {
+        secs,
+        burn,
+        partial,
+    }
 }
 
 fn check(slo: &SloSummary, alert: &BurnRateAlert) -> ConditionCheck {
     let long = window(slo, alert.long.seconds());
     let short = window(slo, alert.short.seconds());
     let verdict = match (long.above(alert.factor), short.above(alert.factor)) {
+        (Some(true), Some(true)) if long.partial || short.partial => Verdict::FiresOnPartialData,
         (Some(true), Some(true)) => Verdict::Fires,
         (Some(false), _) | (_, Some(false)) => Verdict::Quiet,
         _ => Verdict::Undetermined,
@@ -71,7 +79,10 @@ fn check(slo: &SloSummary, alert: &BurnRateAlert) -> ConditionCheck {
 
 /// Every condition, pages first, as the generated rules declare them.
 pub fn conditions(slo: &SloSummary) -> Vec<ConditionCheck> {
-    BURN_RATE_ALERTS.iter().map(|alert| check(slo, alert)).collect()
+    BURN_RATE_ALERTS
+        .iter()
+        .map(|alert| check(slo, alert))
+        .collect()
 }
 
 /// The factor of the `severity` condition that looks at the window, if one does.
@@ -95,10 +106,36 @@ mod tests {
         let checks = conditions(&report.slos[0]);
         assert_eq!(checks.len(), 4);
         // 1h at 15.1x and 5m at 20.5x are both over 14.4x.
-        assert_eq!((checks[0].severity, checks[0].verdict), (Severity::Page, Verdict::Fires));
+        assert_eq!(
+            (checks[0].severity, checks[0].verdict),
+            (Severity::Page, Verdict::Fires)
+        );
         assert_eq!(checks[0].long.burn, Some(15.1));
-        // 6h is not covered yet; 30m at 16x does not rule it out.
-        assert_eq!(checks[1].verdict, Verdict::Undetermined);
+        // 6h is not covered yet, but over the hour held it burns 4x: under 6x.
+        assert_eq!(checks[1].verdict, Verdict::Quiet);
+        assert!(checks[1].long.partial);
+        // 1d (1.2x over what is held) and 2h (9x) both burn over 3x only on partial data.
+        assert_eq!(checks[2].verdict, Verdict::Quiet);
+        let latency = conditions(&report.slos[1]);
+        // 6h has no value at all: nothing rules the 6x pair in or out.
+        assert_eq!(latency[1].verdict, Verdict::Quiet);
+        assert_eq!(latency[3].verdict, Verdict::Undetermined);
+    }
+
+    #[test]
+    fn partial_windows_over_the_factor_fire_on_partial_data() {
+        let mut report = slo_report();
+        let slo = &mut report.slos[0];
+        for window in &mut slo.windows {
+            if window.window_secs == 21_600 {
+                window.burn_rate = Measured::Insufficient {
+                    covered_secs: 3_600,
+                    covered_value: Some(7.0),
+                };
+            }
+        }
+        let checks = conditions(slo);
+        assert_eq!(checks[1].verdict, Verdict::FiresOnPartialData);
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, slo: &SloSummary, theme: Theme)
         let ticket = threshold(Severity::Ticket, window.window_secs);
         Row::new(vec![
             Cell::from(window_label(window.window_secs)),
-            Cell::from(text::measured(&window.error_ratio, |ratio| text::percent(*ratio))),
+            Cell::from(text::measured(&window.error_ratio, |ratio| {
+                text::percent(*ratio)
+            })),
             Cell::from(burn_span(&window.burn_rate, theme)),
             Cell::from(Span::raw(factor(page))),
             Cell::from(Span::raw(factor(ticket))),

@@ -38,18 +38,28 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store, slo: &str) {
     let span = points
         .first()
         .map_or(MIN_SPAN_SECS, |(x, _)| (-x).max(MIN_SPAN_SECS));
-    let title = format!("Budget left, last {} seen", text::duration_short(std::time::Duration::from_secs_f64(span)));
+    let title = format!(
+        "Budget left, last {} seen",
+        text::duration_short(std::time::Duration::from_secs_f64(span))
+    );
     let block = panel::plain_block(&title, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if points.is_empty() {
         frame.render_widget(
-            Line::from(Span::styled("no budget samples yet (no report, or no traffic)", theme.dim())),
+            Line::from(Span::styled(
+                "no budget samples yet (no report, or no traffic)",
+                theme.dim(),
+            )),
             inner,
         );
         return;
     }
-    let low = points.iter().map(|(_, y)| *y).fold(0.0_f64, f64::min).floor();
+    let low = points
+        .iter()
+        .map(|(_, y)| *y)
+        .fold(0.0_f64, f64::min)
+        .floor();
     let events: Vec<&RolloutEvent> = store
         .rollout()
         .into_iter()
@@ -83,7 +93,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store, slo: &str) {
     let x_axis = Axis::default()
         .bounds([-span, 0.0])
         .labels([
-            Span::styled(format!("-{}", text::duration_short(std::time::Duration::from_secs_f64(span))), theme.dim()),
+            Span::styled(
+                format!(
+                    "-{}",
+                    text::duration_short(std::time::Duration::from_secs_f64(span))
+                ),
+                theme.dim(),
+            ),
             Span::styled("now", theme.dim()),
         ])
         .style(theme.dim());
@@ -97,11 +113,17 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store, slo: &str) {
     frame.render_widget(Chart::new(datasets).x_axis(x_axis).y_axis(y_axis), plot);
     let mut spans = vec![Span::styled("rollout: ", theme.dim())];
     if events.is_empty() {
-        spans.push(Span::styled("no start, promote, abort or undo in this span", theme.dim()));
+        spans.push(Span::styled(
+            "no start, promote, abort or undo in this span",
+            theme.dim(),
+        ));
     }
     for event in events {
         let age = text::duration_short(text::elapsed(event.at, store.now));
-        spans.push(Span::styled(format!("│{} -{age}  ", event.kind), theme.warn()));
+        spans.push(Span::styled(
+            format!("│{} -{age}  ", event.kind),
+            theme.warn(),
+        ));
     }
     frame.render_widget(Line::from(spans), legend);
 }

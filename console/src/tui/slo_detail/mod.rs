@@ -24,8 +24,14 @@ use crate::model::slo::{AlertLevel, SloSummary};
 use alerts::{ConditionCheck, Verdict, WindowCheck};
 
 const BINDINGS: &[Binding] = &[
-    Binding { keys: "j / k", action: "show the next / previous SLO" },
-    Binding { keys: "R", action: "open this SLO's runbook with its live values" },
+    Binding {
+        keys: "j / k",
+        action: "show the next / previous SLO",
+    },
+    Binding {
+        keys: "R",
+        action: "open this SLO's runbook with its live values",
+    },
 ];
 
 pub struct SloView {
@@ -127,14 +133,19 @@ fn render_head(frame: &mut Frame<'_>, area: Rect, store: &Store, slo: &SloSummar
     let block = panel::block(&title, &store.slo, store.now, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let source = store
-        .slo
-        .value()
-        .map_or(String::new(), |report| format!(" · source {}", report.source));
+    let source = store.slo.value().map_or(String::new(), |report| {
+        format!(" · source {}", report.source)
+    });
     let first = Line::from(vec![
-        Span::raw(format!("objective {}% over {}", slo.objective_percent, slo.period)),
+        Span::raw(format!(
+            "objective {}% over {}",
+            slo.objective_percent, slo.period
+        )),
         Span::styled(" · ", theme.dim()),
-        Span::raw(format!("SLI {}", text::measured(&slo.sli, |sli| text::percent(*sli)))),
+        Span::raw(format!(
+            "SLI {}",
+            text::measured(&slo.sli, |sli| text::percent(*sli))
+        )),
         Span::styled(source, theme.dim()),
     ]);
     let mut second = vec![Span::raw("budget left ")];
@@ -151,18 +162,32 @@ fn render_head(frame: &mut Frame<'_>, area: Rect, store: &Store, slo: &SloSummar
 
 fn burn_text(window: &WindowCheck) -> String {
     let value = window.burn.map_or_else(|| "?".to_owned(), text::burn);
-    format!("{} {value}", window_label(window.secs))
+    let partial = if window.partial && window.burn.is_some() {
+        "~"
+    } else {
+        ""
+    };
+    format!("{} {partial}{value}", window_label(window.secs))
 }
 
 fn condition_line(check: &ConditionCheck, theme: Theme) -> Line<'static> {
     let (verdict, style) = match check.verdict {
         Verdict::Fires => ("fires", theme.bad()),
+        Verdict::FiresOnPartialData => ("fires on ~", theme.bad()),
         Verdict::Quiet => ("quiet", theme.good()),
         Verdict::Undetermined => ("not covered", theme.dim()),
     };
     Line::from(vec![
-        Span::raw(format!("{:<6}{:>5} ", check.severity.as_str(), format!("{}x", check.factor))),
-        Span::raw(format!("{:<8} {:<8} ", burn_text(&check.long), burn_text(&check.short))),
+        Span::raw(format!(
+            "{:<6}{:>5} ",
+            check.severity.as_str(),
+            format!("{}x", check.factor)
+        )),
+        Span::raw(format!(
+            "{:<8} {:<8} ",
+            burn_text(&check.long),
+            burn_text(&check.short)
+        )),
         Span::styled(verdict, style),
     ])
 }
@@ -170,9 +195,10 @@ fn condition_line(check: &ConditionCheck, theme: Theme) -> Line<'static> {
 /// One sentence on the alert the source reports, with the condition behind it.
 fn why(slo: &SloSummary, checks: &[ConditionCheck], theme: Theme) -> Line<'static> {
     let firing = |severity| {
-        checks
-            .iter()
-            .find(|check| check.severity == severity && check.verdict == Verdict::Fires)
+        checks.iter().find(|check| {
+            check.severity == severity
+                && matches!(check.verdict, Verdict::Fires | Verdict::FiresOnPartialData)
+        })
     };
     let explain = |check: &ConditionCheck| {
         format!(
@@ -197,10 +223,7 @@ fn why(slo: &SloSummary, checks: &[ConditionCheck], theme: Theme) -> Line<'stati
             },
             theme.warn(),
         )),
-        AlertLevel::None => Line::from(Span::styled(
-            "no alert: every condition has a window under its factor",
-            theme.good(),
-        )),
+        AlertLevel::None => Line::from(Span::styled("no alert fires", theme.good())),
         AlertLevel::Undetermined => Line::from(Span::styled(
             "no alert fires, but some windows are longer than the history held",
             theme.dim(),
@@ -215,7 +238,19 @@ fn render_alerts(frame: &mut Frame<'_>, area: Rect, slo: &SloSummary, theme: The
     let checks = alerts::conditions(slo);
     let mut lines = vec![why(slo, &checks, theme)];
     lines.extend(checks.iter().map(|check| condition_line(check, theme)));
-    frame.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }), inner);
+    if checks
+        .iter()
+        .any(|check| check.long.partial || check.short.partial)
+    {
+        lines.push(Line::from(Span::styled(
+            "~ over the history held, shorter than the window",
+            theme.dim(),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 #[cfg(test)]

@@ -36,13 +36,25 @@ fn slo_keys_cycle_through_the_slos_and_open_the_runbook() {
     let store = normal_store();
     let mut view = SloView::new(store.clone());
     view.handle_key(key(KeyCode::Char('k')));
-    assert_eq!(store.borrow().selected_slo.as_deref(), Some("queue-freshness"));
+    assert_eq!(
+        store.borrow().selected_slo.as_deref(),
+        Some("queue-freshness")
+    );
     view.handle_key(key(KeyCode::Char('j')));
     view.handle_key(key(KeyCode::Char('j')));
     assert_eq!(store.borrow().selected_slo.as_deref(), Some("api-latency"));
-    assert_eq!(view.handle_key(key(KeyCode::Char('R'))), ViewOutcome::Consumed);
-    assert_eq!(store.borrow().requests, [UiRequest::OpenRunbook("api-latency".to_owned())]);
-    assert_eq!(view.handle_key(key(KeyCode::Char('x'))), ViewOutcome::Ignored);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('R'))),
+        ViewOutcome::Consumed
+    );
+    assert_eq!(
+        store.borrow().requests,
+        [UiRequest::OpenRunbook("api-latency".to_owned())]
+    );
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('x'))),
+        ViewOutcome::Ignored
+    );
 }
 
 #[test]
@@ -51,5 +63,8 @@ fn slo_without_a_report_ignores_keys() {
     let mut view = SloView::new(store.clone());
     view.handle_key(key(KeyCode::Char('j')));
     assert_eq!(store.borrow().selected_slo, None);
-    assert_eq!(view.handle_key(key(KeyCode::Char('R'))), ViewOutcome::Ignored);
+    assert_eq!(
+        view.handle_key(key(KeyCode::Char('R'))),
+        ViewOutcome::Ignored
+    );
 }

@@ -16,7 +16,7 @@ pub fn budget_bar(remaining: &Measured<f64>, cells: usize, theme: Theme) -> Line
         };
         return Line::from(vec![
             Span::styled("·".repeat(cells), theme.dim()),
-            Span::styled(format!(" {missing:>4}"), theme.dim()),
+            Span::styled(format!(" {missing:>6}"), theme.dim()),
         ]);
     };
     let partial = matches!(remaining, Measured::Insufficient { .. });
@@ -25,11 +25,15 @@ pub fn budget_bar(remaining: &Measured<f64>, cells: usize, theme: Theme) -> Line
     let filled = ((clamped * cells as f64).floor() as usize).min(cells);
     let style = budget_style(value, theme);
     let percent = format!("{:.0}%", value * 100.0);
-    let label = if partial { format!("~{percent}") } else { percent };
+    let label = if partial {
+        format!("~{percent}")
+    } else {
+        percent
+    };
     Line::from(vec![
         Span::styled("█".repeat(filled), style),
         Span::styled("░".repeat(cells - filled), theme.dim()),
-        Span::styled(format!(" {label:>4}"), style),
+        Span::styled(format!(" {label:>6}"), style),
     ])
 }
 
@@ -49,17 +53,35 @@ mod tests {
     use super::*;
 
     fn text(line: &Line<'_>) -> String {
-        line.spans.iter().map(|span| span.content.as_ref()).collect()
+        line.spans
+            .iter()
+            .map(|span| span.content.as_ref())
+            .collect()
     }
 
     #[test]
     fn the_bar_fills_with_the_budget_left_and_says_when_it_is_partial() {
         let theme = Theme::plain();
-        assert_eq!(text(&budget_bar(&Measured::Value { value: 0.62 }, 8, theme)), "████░░░░  62%");
-        assert_eq!(text(&budget_bar(&Measured::Value { value: 1.0 }, 4, theme)), "████ 100%");
-        assert_eq!(text(&budget_bar(&Measured::Value { value: -0.12 }, 4, theme)), "░░░░ -12%");
-        let partial = Measured::Insufficient { covered_secs: 60, covered_value: Some(0.9) };
-        assert_eq!(text(&budget_bar(&partial, 4, theme)), "███░ ~90%");
-        assert_eq!(text(&budget_bar(&Measured::NoTraffic, 4, theme)), "····    -");
+        assert_eq!(
+            text(&budget_bar(&Measured::Value { value: 0.62 }, 8, theme)),
+            "████░░░░    62%"
+        );
+        assert_eq!(
+            text(&budget_bar(&Measured::Value { value: 1.0 }, 4, theme)),
+            "████   100%"
+        );
+        assert_eq!(
+            text(&budget_bar(&Measured::Value { value: -0.12 }, 4, theme)),
+            "░░░░   -12%"
+        );
+        let partial = Measured::Insufficient {
+            covered_secs: 60,
+            covered_value: Some(-0.13),
+        };
+        assert_eq!(text(&budget_bar(&partial, 4, theme)), "░░░░  ~-13%");
+        assert_eq!(
+            text(&budget_bar(&Measured::NoTraffic, 4, theme)),
+            "····      -"
+        );
     }
 }

@@ -15,23 +15,38 @@ use super::super::theme::Theme;
 pub fn block<'a, T>(title: &'a str, feed: &Feed<T>, now: DateTime<Utc>, theme: Theme) -> Block<'a> {
     let age = Line::from(Span::styled(feed.age_caption(now), theme.dim())).right_aligned();
     let mut block = Block::bordered()
-        .title(Line::from(Span::styled(format!(" {title} "), theme.accent())))
+        .title(Line::from(Span::styled(
+            format!(" {title} "),
+            theme.accent(),
+        )))
         .title_top(age);
     // Without any value the panel's body shows the whole error (see `render_missing`).
     if let (Some(error), Some(_)) = (feed.error(), feed.value()) {
-        block = block.title_bottom(Line::from(Span::styled(format!(" ✗ {error} "), theme.bad())));
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" ✗ {error} "),
+            theme.bad(),
+        )));
     }
     block
 }
 
 /// A frame for what has no feed of its own (a section of a view).
 pub fn plain_block(title: &str, theme: Theme) -> Block<'_> {
-    Block::bordered().title(Line::from(Span::styled(format!(" {title} "), theme.accent())))
+    Block::bordered().title(Line::from(Span::styled(
+        format!(" {title} "),
+        theme.accent(),
+    )))
 }
 
 /// What a panel shows when its source has never answered: the error if there is one,
 /// else that it is waiting.
-pub fn render_missing<T>(frame: &mut Frame<'_>, area: Rect, feed: &Feed<T>, waiting: &str, theme: Theme) {
+pub fn render_missing<T>(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    feed: &Feed<T>,
+    waiting: &str,
+    theme: Theme,
+) {
     let line = match feed.error() {
         Some(error) => Line::from(Span::styled(error.to_owned(), theme.bad())),
         None => Line::from(Span::styled(waiting.to_owned(), theme.dim())),

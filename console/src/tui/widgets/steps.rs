@@ -13,6 +13,8 @@ pub enum StepState {
     Current,
     Aborted,
     Pending,
+    /// No rollout is under way: the step of the next one.
+    Planned,
 }
 
 impl StepState {
@@ -21,7 +23,7 @@ impl StepState {
             StepState::Done => "✓",
             StepState::Current => "▶",
             StepState::Aborted => "✗",
-            StepState::Pending => "·",
+            StepState::Pending | StepState::Planned => "·",
         }
     }
 
@@ -31,14 +33,18 @@ impl StepState {
             StepState::Current => "current",
             StepState::Aborted => "aborted",
             StepState::Pending => "pending",
+            StepState::Planned => "planned",
         }
     }
 }
 
 /// The state of step `index`; with no canary (a finished rollout) all are done.
 pub fn step_state(rollout: &RolloutStatus, index: usize) -> StepState {
+    if rollout.canary_revision.is_none() {
+        return StepState::Planned;
+    }
     let Some(current) = rollout.current_step_index else {
-        return if rollout.canary_revision.is_none() || rollout.phase == RolloutPhase::Healthy {
+        return if rollout.phase == RolloutPhase::Healthy {
             StepState::Done
         } else {
             StepState::Pending
@@ -66,6 +72,14 @@ pub fn short(step: &RolloutStep) -> String {
 }
 
 pub fn strip(rollout: &RolloutStatus, theme: Theme) -> Line<'static> {
+    if rollout.canary_revision.is_none() {
+        // No rollout under way: the steps are the plan of the next one, not progress.
+        let plan: Vec<String> = rollout.steps.iter().map(short).collect();
+        return Line::from(Span::styled(
+            format!("next rollout: {}", plan.join(" → ")),
+            theme.dim(),
+        ));
+    }
     let mut spans = Vec::with_capacity(rollout.steps.len() * 2);
     for (index, step) in rollout.steps.iter().enumerate() {
         let state = step_state(rollout, index);
@@ -73,12 +87,15 @@ pub fn strip(rollout: &RolloutStatus, theme: Theme) -> Line<'static> {
             StepState::Done => theme.good(),
             StepState::Current => theme.accent(),
             StepState::Aborted => theme.bad(),
-            StepState::Pending => theme.dim(),
+            StepState::Pending | StepState::Planned => theme.dim(),
         };
         if index > 0 {
             spans.push(Span::raw(" "));
         }
-        spans.push(Span::styled(format!("{}{}", state.marker(), short(step)), style));
+        spans.push(Span::styled(
+            format!("{}{}", state.marker(), short(step)),
+            style,
+        ));
     }
     Line::from(spans)
 }

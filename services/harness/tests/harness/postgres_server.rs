@@ -114,14 +114,20 @@ async fn paused_postgres_hangs_resumes_and_stops_quickly_while_paused() {
 
     server.pause().await.expect("pause");
     assert!(server.is_paused());
-    assert!(server.is_running().await.expect("check"), "paused still runs");
+    assert!(
+        server.is_running().await.expect("check"),
+        "paused still runs"
+    );
     // The backend of an open connection is frozen too, not only the postmaster.
     let frozen = tokio::time::timeout(
         Duration::from_millis(300),
         sqlx::query("SELECT 1").execute(&mut connection),
     )
     .await;
-    assert!(frozen.is_err(), "a paused server must not answer: {frozen:?}");
+    assert!(
+        frozen.is_err(),
+        "a paused server must not answer: {frozen:?}"
+    );
 
     server.resume().await.expect("resume");
     assert!(!server.is_paused());
@@ -141,5 +147,8 @@ async fn paused_postgres_hangs_resumes_and_stops_quickly_while_paused() {
         started.elapsed()
     );
     assert!(!server.is_paused());
-    server.resume().await.expect_err("a stopped server cannot be resumed");
+    server
+        .resume()
+        .await
+        .expect_err("a stopped server cannot be resumed");
 }

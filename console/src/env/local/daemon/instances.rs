@@ -32,14 +32,21 @@ async fn restart(
 ) -> Result<Json<Restarted>, ControlError> {
     let supervisor = state.running_supervisor()?;
     let stopped_pid = supervisor.instance(&name).and_then(|instance| instance.pid);
-    supervisor.restart(&name).await.map_err(|error| match error {
-        SupervisorError::UnknownInstance(_) => {
-            let known: Vec<String> = supervisor.snapshot().into_iter().map(|i| i.name).collect();
-            ControlError::not_found(format!("no instance named {name:?}; known: {}", known.join(", ")))
-        }
-        SupervisorError::InstanceGone(_) => ControlError::conflict(error.to_string()),
-        other => ControlError::internal(&other.into()),
-    })?;
+    supervisor
+        .restart(&name)
+        .await
+        .map_err(|error| match error {
+            SupervisorError::UnknownInstance(_) => {
+                let known: Vec<String> =
+                    supervisor.snapshot().into_iter().map(|i| i.name).collect();
+                ControlError::not_found(format!(
+                    "no instance named {name:?}; known: {}",
+                    known.join(", ")
+                ))
+            }
+            SupervisorError::InstanceGone(_) => ControlError::conflict(error.to_string()),
+            other => ControlError::internal(&other.into()),
+        })?;
     tracing::info!(instance = %name, ?stopped_pid, "instance restarted on request");
     Ok(Json(Restarted {
         instance: name,

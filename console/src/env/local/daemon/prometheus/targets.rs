@@ -150,6 +150,78 @@ mod tests {
         );
     }
 
+    /// Polls `path` until `done` holds for its contents, for at most ten seconds.
+    async fn file_until(path: &Path, done: impl Fn(&str) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if done(&text) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out; {} holds:\n{text}",
+                path.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_file_follows_instances_as_rollouts_add_and_remove_them() {
+        use crate::env::local::supervisor::{Supervisor, SupervisorConfig};
+        use crate::env::local::StateDir;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state_dir = StateDir::resolve(Some(dir.path())).expect("state dir");
+        let state = DaemonState::new(state_dir, "token".to_owned());
+        let supervisor = Supervisor::new(SupervisorConfig {
+            stop_grace: std::time::Duration::from_secs(1),
+            ..SupervisorConfig::default()
+        })
+        .expect("supervisor");
+        let sleeper = |name: &str, track: Track| {
+            InstanceSpec::new(
+                name,
+                Workload::Api,
+                "/bin/sleep",
+                dir.path().join(format!("{name}.log")),
+            )
+            .arg("60")
+            .track(track)
+            .revision("v1")
+        };
+        state.register_address("api-1", "127.0.0.1:5001".parse().expect("addr"));
+        supervisor
+            .add(sleeper("api-1", Track::Stable))
+            .expect("added");
+        let path = dir.path().join("targets.json");
+        tokio::spawn(follow(
+            supervisor.subscribe(),
+            state.clone(),
+            path.clone(),
+            String::new(),
+        ));
+        file_until(&path, |text| text.contains("\"api-1\"")).await;
+
+        state.register_address("api-canary-1", "127.0.0.1:5002".parse().expect("addr"));
+        supervisor
+            .add(sleeper("api-canary-1", Track::Canary))
+            .expect("added");
+        file_until(&path, |text| {
+            text.contains("\"api-canary-1\"") && text.contains("\"canary\"")
+        })
+        .await;
+        supervisor.remove("api-canary-1").await.expect("removed");
+        file_until(&path, |text| {
+            !text.contains("api-canary-1") && text.contains("api-1")
+        })
+        .await;
+
+        state.shutdown.cancel();
+        supervisor.stop_all().await;
+    }
+
     #[test]
     fn the_file_is_replaced_whole() {
         let dir = tempfile::tempdir().expect("temp dir");

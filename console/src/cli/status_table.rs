@@ -44,7 +44,41 @@ pub fn render(status: &EnvironmentStatus, now: DateTime<Utc>) -> String {
         }
         None => out.push_str("queue: unknown (Redis does not answer)\n"),
     }
+    if let Some(rollout) = &status.rollout {
+        let _ = writeln!(out, "rollout: {}", rollout_line(rollout));
+    }
     out
+}
+
+/// One line: stable revision, and the canary's step, phase and weight when one exists.
+fn rollout_line(rollout: &crate::model::RolloutStatus) -> String {
+    let mut line = format!("stable {}", rollout.stable_revision);
+    if let Some(canary) = &rollout.canary_revision {
+        let step = rollout.current_step_index.map_or_else(
+            || "starting".to_owned(),
+            |index| {
+                format!(
+                    "step {}/{}",
+                    (index + 1).min(rollout.steps.len()),
+                    rollout.steps.len()
+                )
+            },
+        );
+        let _ = write!(
+            line,
+            ", canary {canary} {} at {step}, weight {}%",
+            rollout.phase.as_str(),
+            rollout.canary_weight
+        );
+        if rollout.aborted {
+            line.push_str(" (aborted)");
+        }
+    }
+    if let Some(message) = &rollout.message {
+        let _ = write!(line, ": {message}");
+    }
+    line.push_str(" (opsbox rollout status)");
+    line
 }
 
 /// How a column lines up its cells: text to the left, numbers to the right.

@@ -10,6 +10,7 @@ pub use opsbox_common::config::Track;
 
 use std::collections::BTreeMap;
 
+use crate::chaos::Killed;
 use crate::model::slo::{SloQuery, SloReport};
 use crate::model::{EnvironmentStatus, RolloutStatus};
 
@@ -48,4 +49,10 @@ pub trait Environment {
 
     /// Makes the previous stable revision (or `to`) the stable one again.
     fn undo(&self, to: Option<&str>) -> impl Future<Output = anyhow::Result<RolloutStatus>> + Send;
+
+    /// SIGKILLs one instance (a pod delete with no grace); it is restarted like any crash.
+    fn kill_instance(&self, name: &str) -> impl Future<Output = anyhow::Result<Killed>> + Send;
+
+    /// Stops one instance gracefully and starts it again.
+    fn restart_instance(&self, name: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
 }

@@ -10,7 +10,7 @@ pub mod app;
 pub mod audit;
 pub mod collect;
 pub mod drills;
-mod effects;
+pub mod effects;
 pub mod feed;
 pub mod instances;
 mod launch;

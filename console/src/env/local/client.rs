@@ -15,12 +15,16 @@ use super::daemon_record::{self, DaemonRecord};
 use super::rollout_api::StartRollout;
 use super::secret;
 use super::state_dir::StateDir;
+use crate::chaos::{KillRequest, Killed};
 use crate::env::Environment;
 use crate::model::slo::{SloQuery, SloReport};
 use crate::model::{EnvironmentStatus, RolloutStatus};
 
 /// How long one control request may take by default; the daemon answers most from memory.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A graceful restart waits for the instance's drain (up to its grace period).
+const RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection to the daemon named in `daemon.json`.
 #[derive(Debug, Clone)]
@@ -198,5 +202,27 @@ impl Environment for LocalEnvironment {
 
     async fn undo(&self, to: Option<&str>) -> anyhow::Result<RolloutStatus> {
         self.client.rollout_undo(to.map(str::to_owned)).await
+    }
+
+    async fn kill_instance(&self, name: &str) -> anyhow::Result<Killed> {
+        self.client
+            .chaos_kill(&KillRequest {
+                instance: Some(name.to_owned()),
+                workload: None,
+                track: None,
+            })
+            .await
+    }
+
+    async fn restart_instance(&self, name: &str) -> anyhow::Result<()> {
+        let _: serde_json::Value = self
+            .client
+            .post(
+                &format!("/instances/{name}/restart"),
+                &serde_json::json!({}),
+                Some(RESTART_TIMEOUT),
+            )
+            .await?;
+        Ok(())
     }
 }

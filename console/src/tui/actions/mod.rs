@@ -1,7 +1,7 @@
 //! The mutating operations of the console: what each one will do (for the confirmation),
 //! how it is carried out on the environment, and how it is written to the audit log.
 
-mod describe;
+pub mod describe;
 mod perform;
 
 pub use describe::{describe, Confirmation};
@@ -35,3 +35,6 @@ pub fn summary(action: &Action) -> String {
         _ => command_name(action).to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests;

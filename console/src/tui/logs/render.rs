@@ -62,14 +62,13 @@ impl LogsView {
         if let Some(search) = &self.search {
             parts.push(format!("search /{}/", search.as_str()));
         }
-        let mut spans = vec![Span::raw(parts.join(" · "))];
-        if self.is_paused() {
-            spans = vec![Span::styled(
-                parts.join(" · "),
-                self.style(Color::Yellow).add_modifier(Modifier::BOLD),
-            )];
-        }
-        Line::from(spans)
+        let style = if self.is_paused() {
+            // Held-back lines are easy to forget: the header says so loudly.
+            self.style(Color::Yellow).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        Line::from(Span::styled(parts.join(" · "), style))
     }
 
     fn toggles_line(&self) -> Line<'static> {

@@ -9,28 +9,32 @@ use ratatui::Frame;
 
 use super::super::store::Store;
 use super::super::widgets::panel;
+use crate::env::Track;
 use crate::model::{InstanceState, InstanceStatus};
 
-/// Running, total and restarts of one workload and track.
+/// Running, total and restarts of one workload, and how many of them are canaries.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct GroupCount {
     pub running: usize,
     pub total: usize,
     pub restarts: u64,
+    pub canary_running: usize,
+    pub canary_total: usize,
 }
 
-/// Counts by `(workload, track)`, in name order; one pass without allocating per
-/// instance, whatever the fleet size.
-pub fn count(instances: &[InstanceStatus]) -> BTreeMap<(&str, &'static str), GroupCount> {
-    let mut groups: BTreeMap<(&str, &'static str), GroupCount> = BTreeMap::new();
+/// Counts by workload, in name order; one pass without allocating per instance,
+/// whatever the fleet size.
+pub fn count(instances: &[InstanceStatus]) -> BTreeMap<&str, GroupCount> {
+    let mut groups: BTreeMap<&str, GroupCount> = BTreeMap::new();
     for instance in instances {
-        let group = groups
-            .entry((instance.workload.as_str(), instance.track.as_str()))
-            .or_default();
+        let group = groups.entry(instance.workload.as_str()).or_default();
+        let running = instance.state == InstanceState::Running;
         group.total += 1;
         group.restarts += u64::from(instance.restarts);
-        if instance.state == InstanceState::Running {
-            group.running += 1;
+        group.running += usize::from(running);
+        if instance.track == Track::Canary {
+            group.canary_total += 1;
+            group.canary_running += usize::from(running);
         }
     }
     groups
@@ -62,24 +66,23 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
         return;
     }
     let groups = count(&status.instances);
-    let width = groups
-        .keys()
-        .map(|(workload, _)| workload.chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = groups.keys().map(|workload| workload.chars().count()).max().unwrap_or(0);
     let mut lines: Vec<Line<'_>> = groups
         .into_iter()
-        .map(|((workload, track), group)| {
-            let style = if group.running == group.total {
-                theme.good()
-            } else {
-                theme.warn()
-            };
-            Line::from(vec![
-                Span::raw(format!("{workload:<width$} {track:<7}")),
-                Span::styled(format!("{}/{} running", group.running, group.total), style),
-                Span::styled(format!("  {} restarts", group.restarts), theme.dim()),
-            ])
+        .map(|(workload, group)| {
+            let style = if group.running == group.total { theme.good() } else { theme.warn() };
+            let mut spans = vec![
+                Span::raw(format!("{workload:<width$} ")),
+                Span::styled(format!("{}/{} up", group.running, group.total), style),
+            ];
+            if group.canary_total > 0 {
+                spans.push(Span::styled(
+                    format!(" (canary {}/{})", group.canary_running, group.canary_total),
+                    theme.accent(),
+                ));
+            }
+            spans.push(Span::styled(format!("  {} restarts", group.restarts), theme.dim()));
+            Line::from(spans)
         })
         .collect();
     let not_running: Vec<String> = status

@@ -24,11 +24,13 @@ pub fn budget_bar(remaining: &Measured<f64>, cells: usize, theme: Theme) -> Line
     // Rounded down, so a bar is only full when nothing is spent.
     let filled = ((clamped * cells as f64).floor() as usize).min(cells);
     let style = budget_style(value, theme);
-    let percent = format!("{:.0}%", value * 100.0);
-    let label = if partial {
-        format!("~{percent}")
+    // Far overspent budgets would not fit the column; the bound is still true.
+    let label = if value <= -9.99 {
+        "<-999%".to_owned()
+    } else if partial {
+        format!("~{:.0}%", value * 100.0)
     } else {
-        percent
+        format!("{:.0}%", value * 100.0)
     };
     Line::from(vec![
         Span::styled("█".repeat(filled), style),
@@ -83,5 +85,10 @@ mod tests {
             text(&budget_bar(&Measured::NoTraffic, 4, theme)),
             "····      -"
         );
+        let overspent = Measured::Insufficient {
+            covered_secs: 60,
+            covered_value: Some(-26.17),
+        };
+        assert_eq!(text(&budget_bar(&overspent, 4, theme)), "░░░░ <-999%");
     }
 }

@@ -1,8 +1,9 @@
 //! The console's embedded SLO engine and the local Prometheus agree: the local stack
 //! with the real `prometheus` (generated config and rules), a paced traffic pattern with
 //! a known error ratio injected through the API instances' admin fault endpoint, then
-//! api-availability's 5m and 30m burn rates from `opsbox slo --source embedded` and
-//! `--source prometheus` within 5% of each other.
+//! api-availability's 5m and 30m burn rates, and its SLI and error budget left over the
+//! period, from `opsbox slo --source embedded` and `--source prometheus` within 5% of
+//! each other.
 //!
 //! Windows not yet covered. The test cannot run for 30 minutes, nor 5 (it aims at
 //! under 3), so neither window is covered by history on either side. Neither source
@@ -11,8 +12,13 @@
 //! `rate()` over the samples it holds, with its coverage read from its own TSDB). The
 //! comparison is between those two covered values, over the same data: the traffic
 //! starts after both have scraped every API instance and stops before both have
-//! scraped the final counters, so each side's covered part holds all of it. The
-//! engine's number is also checked against the ratio the client observed, and alerts
+//! scraped the final counters, so each side's covered part holds all of it. The period
+//! likewise: the engine counts every event since its first scrape, Prometheus adds up
+//! its recorded 5m event rates over the period, which counts an event younger than 5
+//! minutes only in part; the error ratio is even over the traffic, so that weighting
+//! leaves the ratio where it is. The SLI and the error budget left must both say that
+//! ratio (SLI = 1 - ratio, budget left = 1 - ratio / budget) on each side. The
+//! engine's numbers are also checked against the ratio the client observed, and alerts
 //! are checked to use full windows only (embedded: `undetermined`), while Prometheus
 //! fires its page as its rules say.
 //!
@@ -233,14 +239,45 @@ async fn embedded_and_prometheus_burn_rates_agree_under_a_known_error_ratio() {
             "{window}: embedded {embedded_burn} vs the client's {expected_burn}"
         );
     }
-    // Nothing here has lasted 30 minutes: both sides say so rather than pretend.
+    // The period (30d): SLI and error budget left over the data each side holds say
+    // the same error ratio, on both sides, and the two sides agree on it.
+    let embedded_period = period_error_ratio(&embedded);
+    let prometheus_period = period_error_ratio(&from_prometheus);
+    let relative = (embedded_period - prometheus_period).abs() / prometheus_period;
+    eprintln!(
+        "{SLO} period: client {observed_ratio:.5}, embedded {embedded_period:.5} \
+         (SLI {:.3}%), prometheus {prometheus_period:.5} (SLI {:.3}%), relative difference {:.2}%",
+        (1.0 - embedded_period) * 100.0,
+        (1.0 - prometheus_period) * 100.0,
+        relative * 100.0
+    );
+    assert!(
+        relative <= AGREEMENT,
+        "period: embedded {embedded_period} vs Prometheus {prometheus_period} ({relative:.4} relative)"
+    );
+    let exactness = (embedded_period - observed_ratio).abs() / observed_ratio;
+    assert!(
+        exactness <= EXACTNESS,
+        "period: embedded {embedded_period} vs the client's {observed_ratio}"
+    );
+    // Nothing here has lasted 30 minutes, let alone the period: both sides say so
+    // rather than pretend.
     for report in [&embedded, &from_prometheus] {
         let coverage = report.coverage_secs.expect("both know their history");
         assert!(coverage < 1_800, "{coverage}");
-        assert!(
-            matches!(window_burn(report, "30m"), Measured::Insufficient { covered_secs, .. } if covered_secs == coverage),
-            "{report:#?}"
-        );
+        let slo = slo_summary(report);
+        let uncovered = [
+            ("30m", window_burn(report, "30m")),
+            ("sli", slo.sli),
+            ("error_budget_remaining", slo.error_budget_remaining),
+        ];
+        for (what, measured) in uncovered {
+            assert!(
+                matches!(measured, Measured::Insufficient { covered_secs, .. } if covered_secs == coverage),
+                "{what} of {:?}: {measured:?}",
+                report.source
+            );
+        }
     }
 
     // Alerts use full windows only on the embedded side; Prometheus pages over what it
@@ -489,6 +526,44 @@ fn burn_over_available_data(report: &SloReport, window: &str) -> f64 {
             report.source
         )
     })
+}
+
+/// The error ratio over the period (over the data the source holds), read from the
+/// SLI and from the error budget left, which must both say it (as the engine derives
+/// them: SLI = 1 - ratio, budget left = 1 - ratio / error budget).
+fn period_error_ratio(report: &SloReport) -> f64 {
+    let slo = slo_summary(report);
+    let source = report.source;
+    let sli = *slo
+        .sli
+        .over_available_data()
+        .unwrap_or_else(|| panic!("{source:?} has no SLI: {:?}", slo.sli));
+    let remaining = *slo
+        .error_budget_remaining
+        .over_available_data()
+        .unwrap_or_else(|| {
+            panic!(
+                "{source:?} has no error budget left: {:?}",
+                slo.error_budget_remaining
+            )
+        });
+    let from_sli = 1.0 - sli;
+    let from_budget = (1.0 - remaining) * slo.error_budget;
+    assert!(
+        (from_sli - from_budget).abs() <= 1e-9,
+        "{source:?}: SLI {sli} and budget left {remaining} disagree"
+    );
+    let period = slo.windows.last().expect("the period is the last window");
+    assert_eq!(period.window, slo.period, "{source:?}");
+    let window_ratio = *period
+        .error_ratio
+        .over_available_data()
+        .unwrap_or_else(|| panic!("{source:?} has no period ratio: {period:?}"));
+    assert!(
+        (window_ratio - from_sli).abs() <= 1e-9,
+        "{source:?}: period ratio {window_ratio} vs SLI {sli}"
+    );
+    from_sli
 }
 
 /// The single value of an instant query straight against Prometheus' API.

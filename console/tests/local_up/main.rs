@@ -6,6 +6,7 @@
 //! otherwise the daemon starts private PostgreSQL and Redis in the test's state dir.
 
 mod cli_errors;
+mod console_tmux;
 mod harness;
 mod lifecycle;
 mod rollout;

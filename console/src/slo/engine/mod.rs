@@ -61,6 +61,18 @@ impl SloEngine {
     }
 
     /// Every SLO of the spec, in order, as of `now`.
+    /// Records one scrape of an instance whose process started after this engine
+    /// began (see [`SampleStore::ingest_process`]).
+    pub fn ingest_started_since(
+        &mut self,
+        instance: &str,
+        at: UnixMillis,
+        exposition: &str,
+    ) -> IngestReport {
+        self.store
+            .ingest_process(instance, at, counter_samples(exposition), true)
+    }
+
     pub fn evaluate(&self, now: UnixMillis, scope: TrackScope) -> Vec<SloStatus> {
         self.spec
             .slos

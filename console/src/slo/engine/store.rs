@@ -142,6 +142,20 @@ impl SampleStore {
         at: UnixMillis,
         samples: impl IntoIterator<Item = CounterSample>,
     ) -> IngestReport {
+        self.ingest_process(instance, at, samples, false)
+    }
+
+    /// Like [`SampleStore::ingest`]; `started_since` says the instance's process started
+    /// after this store began watching, so at its first scrape every count it exposes
+    /// happened in view and is counted from zero. Without it a short-lived instance (a
+    /// canary aborted seconds after it started) would show none of its errors.
+    pub fn ingest_process(
+        &mut self,
+        instance: &str,
+        at: UnixMillis,
+        samples: impl IntoIterator<Item = CounterSample>,
+        started_since: bool,
+    ) -> IngestReport {
         let mut report = IngestReport::default();
         let previous_scrape = self.instances.get(instance).copied();
         if previous_scrape.is_some_and(|previous| at <= previous) {
@@ -187,8 +201,12 @@ impl SampleStore {
                 self.refused_series += 1;
                 continue;
             }
-            let history =
-                SeriesHistory::new(at, sample.value, previous_scrape.is_some(), &self.layout);
+            let history = SeriesHistory::new(
+                at,
+                sample.value,
+                previous_scrape.is_some() || started_since,
+                &self.layout,
+            );
             let key = Arc::new(key);
             let series = Series {
                 key: Arc::clone(&key),

@@ -311,6 +311,34 @@ fn a_series_born_after_its_instance_was_first_scraped_counts_from_zero() {
 }
 
 #[test]
+fn an_instance_started_in_view_counts_its_first_scrape_from_zero() {
+    // A canary that served 40 requests (10 failed) before its first scrape: started
+    // after the store began, so all of them count; an old instance's first values do not.
+    let mut engine = ratio_engine(StoreConfig::default());
+    let store = engine.store_mut();
+    store.ingest("api-0", START, [requests("200", "stable", 1000.0)]);
+    let now = START + MINUTE;
+    store.ingest("api-0", now, [requests("200", "stable", 1000.0)]);
+    store.ingest_process(
+        "api-canary-1",
+        now,
+        [
+            requests("200", "canary", 30.0),
+            requests("500", "canary", 10.0),
+        ],
+        true,
+    );
+    store.ingest_process("api-old", now, [requests("500", "stable", 99.0)], false);
+    assert_eq!(
+        store.window_events(0, MINUTE, now, TrackScope::AllTracks),
+        Reading::Value(WindowEvents {
+            errors: 10.0,
+            total: 40.0
+        })
+    );
+}
+
+#[test]
 fn downsampled_tiers_keep_increases_exact_between_bucket_boundaries() {
     let layout = TierLayout::for_scrape_interval(15 * SECOND, 30 * DAY);
     let minute_start = 28_333_334 * MINUTE; // a minute boundary

@@ -1,23 +1,14 @@
-//! Carries out a confirmed action on the local environment's control endpoint and says
-//! what came back; and what the audit log records about it.
+//! Carries out a confirmed action on the environment and says what came back; and what
+//! the audit log records about it.
 
-use std::time::Duration;
-
-use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::super::view::Action;
-use crate::chaos::{KillRequest, Killed};
 use crate::drill::{runner, DrillCatalog};
-use crate::env::local::{ControlClient, StateDir};
+use crate::env::local::{ControlClient, LocalEnvironment, StateDir};
+use crate::env::Environment;
 use crate::model::{RequeueReport, RequeueRequest, RolloutStatus};
-
-/// A rollout verb may wait for canary instances to start or stop.
-const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A restart waits for the instance to drain and start again.
-const RESTART_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the audit log records about an action (the outcome is added once known).
 #[derive(Debug, Clone, PartialEq)]
@@ -85,59 +76,30 @@ pub struct ActionContext {
 /// Runs the action; `Ok` carries what the environment answered, in words.
 pub async fn perform(context: &ActionContext, action: &Action) -> anyhow::Result<String> {
     let client = &context.client;
+    // The verbs every environment has go through the trait; requeues and drills are
+    // the local environment's own so far.
+    let environment = LocalEnvironment::new(client.clone());
     match action {
-        Action::Promote => rollout_verb(client, "/rollout/promote", json!({ "full": false })).await,
-        Action::PromoteFull => {
-            rollout_verb(client, "/rollout/promote", json!({ "full": true })).await
-        }
-        Action::Abort => rollout_verb(client, "/rollout/abort", json!({})).await,
-        Action::Retry => rollout_verb(client, "/rollout/retry", json!({})).await,
-        Action::Undo => rollout_verb(client, "/rollout/undo", json!({})).await,
+        Action::Promote => Ok(rollout_summary(&environment.promote(false).await?)),
+        Action::PromoteFull => Ok(rollout_summary(&environment.promote(true).await?)),
+        Action::Abort => Ok(rollout_summary(&environment.abort().await?)),
+        Action::Retry => Ok(rollout_summary(&environment.retry().await?)),
+        Action::Undo => Ok(rollout_summary(&environment.undo(None).await?)),
         Action::KillInstance(name) => {
-            let request = KillRequest {
-                instance: Some(name.clone()),
-                ..KillRequest::default()
-            };
-            let killed: Killed = client.chaos_kill(&request).await?;
+            let killed = environment.kill_instance(name).await?;
             Ok(format!(
                 "{} (pid {}) got SIGKILL; the supervisor restarts it",
                 killed.instance, killed.pid
             ))
         }
         Action::RestartInstance(name) => {
-            let answer: serde_json::Value = client
-                .post(
-                    &format!("/instances/{name}/restart"),
-                    &json!({}),
-                    Some(RESTART_TIMEOUT),
-                )
-                .await?;
-            let stopped = answer
-                .get("stopped_pid")
-                .and_then(serde_json::Value::as_u64)
-                .map_or(String::new(), |pid| format!(" (pid {pid} stopped)"));
-            Ok(format!("{name} restarted{stopped}"))
+            environment.restart_instance(name).await?;
+            Ok(format!("{name} stopped and started again"))
         }
         Action::RequeueDead(task) => requeue(client, &RequeueRequest::one(task)).await,
         Action::RequeueAllDead => requeue(client, &RequeueRequest::all()).await,
         Action::RunDrill(name) => run_drill(context, name).await,
     }
-}
-
-async fn rollout_verb(
-    client: &ControlClient,
-    path: &str,
-    body: serde_json::Value,
-) -> anyhow::Result<String> {
-    let answer: serde_json::Value = client.post(path, &body, Some(ROLLOUT_TIMEOUT)).await?;
-    Ok(match decode::<RolloutStatus>(answer) {
-        Some(rollout) => rollout_summary(&rollout),
-        None => "done".to_owned(),
-    })
-}
-
-fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Option<T> {
-    serde_json::from_value(value).ok()
 }
 
 /// `Paused at step 2/7 (pause), canary v2 at 20%`.

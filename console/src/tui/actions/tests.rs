@@ -13,19 +13,31 @@ fn confirmations_name_the_steps_the_canary_leaves_and_enters() {
     let promote = describe(&Action::Promote, &store);
     assert_eq!(promote.question, "Promote the api rollout of v2?");
     assert!(
-        joined(&promote).contains("leaves step 5/6 (pause) and goes on with step 6/6 (setWeight 100)"),
+        joined(&promote)
+            .contains("leaves step 5/6 (pause) and goes on with step 6/6 (setWeight 100)"),
         "{promote:?}"
     );
     assert!(joined(&promote).contains("50% now"), "{promote:?}");
     let full = describe(&Action::PromoteFull, &store);
-    assert!(joined(&full).contains("The 2 remaining steps are skipped"), "{full:?}");
-    assert!(joined(&full).contains("v2 becomes the stable revision and gets 100% of traffic (now 50%)"));
+    assert!(
+        joined(&full).contains("The 2 remaining steps are skipped"),
+        "{full:?}"
+    );
+    assert!(
+        joined(&full).contains("v2 becomes the stable revision and gets 100% of traffic (now 50%)")
+    );
     let abort = describe(&Action::Abort, &store);
-    assert!(joined(&abort).contains("back to stable v1 at once (the canary has 50% now)"), "{abort:?}");
+    assert!(
+        joined(&abort).contains("back to stable v1 at once (the canary has 50% now)"),
+        "{abort:?}"
+    );
     // Retry of a rollout that is not aborted: the dialog says it will likely be refused.
     assert!(joined(&describe(&Action::Retry, &store)).contains("likely refuse"));
     let undo = describe(&Action::Undo, &store);
-    assert!(joined(&undo).contains("v0 becomes the stable revision again, replacing v1"), "{undo:?}");
+    assert!(
+        joined(&undo).contains("v0 becomes the stable revision again, replacing v1"),
+        "{undo:?}"
+    );
 }
 
 #[test]
@@ -48,9 +60,18 @@ fn confirmations_of_instance_and_queue_actions_say_what_they_hit() {
 fn confirmations_without_a_rollout_do_not_pretend_to_know() {
     let store = empty_store();
     let store = store.borrow();
-    for action in [Action::Promote, Action::PromoteFull, Action::Abort, Action::Retry, Action::Undo] {
+    for action in [
+        Action::Promote,
+        Action::PromoteFull,
+        Action::Abort,
+        Action::Retry,
+        Action::Undo,
+    ] {
         let confirmation = describe(&action, &store);
-        assert!(joined(&confirmation).contains("no rollout status yet"), "{confirmation:?}");
+        assert!(
+            joined(&confirmation).contains("no rollout status yet"),
+            "{confirmation:?}"
+        );
     }
 }
 
@@ -70,19 +91,38 @@ fn audit_records_name_the_verb_and_its_target() {
         (Action::Abort, "rollout.abort", "api"),
         (Action::Retry, "rollout.retry", "api"),
         (Action::Undo, "rollout.undo", "api"),
-        (Action::KillInstance("api-1".to_owned()), "chaos.kill", "api-1"),
-        (Action::RestartInstance("api-1".to_owned()), "instance.restart", "api-1"),
+        (
+            Action::KillInstance("api-1".to_owned()),
+            "chaos.kill",
+            "api-1",
+        ),
+        (
+            Action::RestartInstance("api-1".to_owned()),
+            "instance.restart",
+            "api-1",
+        ),
         (Action::RequeueDead("t1".to_owned()), "queue.requeue", "t1"),
         (Action::RequeueAllDead, "queue.requeue", "dead-letter"),
-        (Action::RunDrill("worker-crash".to_owned()), "drill.run", "worker-crash"),
+        (
+            Action::RunDrill("worker-crash".to_owned()),
+            "drill.run",
+            "worker-crash",
+        ),
     ];
     for (action, verb, target) in cases {
         let record = audit_record(&action);
-        assert_eq!((record.action, record.target.as_str()), (verb, target), "{action:?}");
+        assert_eq!(
+            (record.action, record.target.as_str()),
+            (verb, target),
+            "{action:?}"
+        );
         assert_eq!(record.parameters["via"], "console");
     }
     assert_eq!(audit_record(&Action::PromoteFull).parameters["full"], true);
-    assert_eq!(summary(&Action::KillInstance("api-1".to_owned())), "kill api-1");
+    assert_eq!(
+        summary(&Action::KillInstance("api-1".to_owned())),
+        "kill api-1"
+    );
     assert_eq!(summary(&Action::RequeueAllDead), "requeue-all");
 }
 

@@ -342,6 +342,11 @@ impl App {
             _ => store.pending_action = Some(summary.clone()),
         }
         drop(store);
+        if let Action::RunDrill(name) = &action {
+            // A drill is watched where it is shown live.
+            self.drills.select(name);
+            self.show(ViewId::Drills);
+        }
         self.note(
             NoticeKind::Info,
             format!("{summary}: sent, waiting for the answer…"),

@@ -158,6 +158,11 @@ fn app_requeue_results_refresh_the_queue_and_drills_run_beside_other_actions() {
     app.request(Action::RunDrill("worker-crash".to_owned()));
     press(&mut app, "y");
     assert!(app.store().borrow().running_drill.is_some());
+    assert_eq!(
+        app.active(),
+        ViewId::Drills,
+        "a drill is watched in the Drills view"
+    );
     app.request(Action::RunDrill("redis-outage".to_owned()));
     assert!(app
         .notice()

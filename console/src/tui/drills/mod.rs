@@ -53,6 +53,19 @@ impl DrillsView {
             .map_or(0, |board| board.drills.len())
     }
 
+    /// Points the view at drill `name` (a drill just started, to watch it).
+    pub fn select(&mut self, name: &str) {
+        let store = self.store.borrow();
+        let index = store
+            .drills
+            .value()
+            .and_then(|board| board.drills.iter().position(|drill| drill.name == name));
+        if let Some(index) = index {
+            self.cursor.selected = index;
+            self.report_scroll = 0;
+        }
+    }
+
     pub fn selected(&self) -> Option<String> {
         let store = self.store.borrow();
         let board = store.drills.value()?;

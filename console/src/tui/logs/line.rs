@@ -1,31 +1,18 @@
 //! One log line as the console keeps it: parsed once from the services' JSON lines (or kept
 //! as plain text), small enough that 100,000 of them fit in a few tens of megabytes.
 
-use std::fmt::Write as _;
 use std::num::{NonZeroU128, NonZeroU64};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+
+use super::json_line::JsonLine;
 
 /// The longest text kept of one line; the rest is cut and marked with `…`.
 pub const DEFAULT_MAX_TEXT_BYTES: usize = 2048;
 
 /// The target of the lines the supervisor writes into an instance's log.
 const SUPERVISOR_TARGET: &str = "opsbox::supervisor";
-
-/// Keys shown in their own columns (or not at all) rather than as `key=value`.
-const STRUCTURAL_KEYS: [&str; 9] = [
-    "timestamp",
-    "level",
-    "target",
-    "message",
-    "trace_id",
-    "span_id",
-    "span",
-    "fields",
-    "instance",
-];
 
 /// Severity, ordered from the least to the most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -119,9 +106,9 @@ impl LogLine {
     /// plain text; text longer than `max_text_bytes` is cut.
     pub fn parse(raw: &str, source: &LineSource, max_text_bytes: usize) -> Self {
         let raw = raw.trim_end_matches(['\r', '\n']);
-        match serde_json::from_str::<Map<String, Value>>(raw) {
-            Ok(object) => Self::from_json(object, source, max_text_bytes),
-            Err(_) => Self::plain(raw, source, max_text_bytes),
+        match JsonLine::parse(raw, max_text_bytes) {
+            Some(json) => Self::from_json(json, source, max_text_bytes),
+            None => Self::plain(raw, source, max_text_bytes),
         }
     }
 
@@ -139,59 +126,34 @@ impl LogLine {
         }
     }
 
-    fn from_json(
-        mut object: Map<String, Value>,
-        source: &LineSource,
-        max_text_bytes: usize,
-    ) -> Self {
-        let timestamp = object
-            .get("timestamp")
-            .and_then(Value::as_str)
+    fn from_json(json: JsonLine<'_>, source: &LineSource, max_text_bytes: usize) -> Self {
+        let timestamp = json
+            .timestamp
+            .as_deref()
             .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
             .map(|time| time.with_timezone(&Utc));
-        let level = object
-            .get("level")
-            .and_then(Value::as_str)
-            .and_then(Level::parse);
-        let trace_id = object
-            .get("trace_id")
-            .and_then(Value::as_str)
+        let level = json.level.as_deref().and_then(Level::parse);
+        let trace_id = json
+            .trace_id
+            .as_deref()
             .and_then(|hex| u128::from_str_radix(hex, 16).ok())
             .and_then(NonZeroU128::new);
-        let span_id = object
-            .get("span_id")
-            .and_then(Value::as_str)
+        let span_id = json
+            .span_id
+            .as_deref()
             .and_then(|hex| u64::from_str_radix(hex, 16).ok())
             .and_then(NonZeroU64::new);
-        let supervisor = object.get("target").and_then(Value::as_str) == Some(SUPERVISOR_TARGET);
-        // The supervisor nests its fields; the services write them flat.
-        let nested = match object.remove("fields") {
-            Some(Value::Object(fields)) => fields,
-            _ => Map::new(),
+        let prefix = if json.target.as_deref() == Some(SUPERVISOR_TARGET) {
+            "supervisor: "
+        } else {
+            ""
         };
-        let message = object
-            .get("message")
-            .or_else(|| nested.get("message"))
-            .map(|message| match message {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            })
-            .unwrap_or_default();
-
-        let mut text = String::with_capacity(message.len() + 64);
-        if supervisor {
-            text.push_str("supervisor: ");
-        }
-        text.push_str(&message);
-        for (key, value) in object.iter().chain(nested.iter()) {
-            if STRUCTURAL_KEYS.contains(&key.as_str()) {
-                continue;
-            }
-            if text.len() > max_text_bytes {
-                break;
-            }
-            let _ = write!(text, " {key}={}", value_text(value));
-        }
+        let message = json.message.as_deref().unwrap_or_default();
+        // Sized once: the one allocation of the line that is kept.
+        let mut text = String::with_capacity(prefix.len() + message.len() + json.fields.len());
+        text.push_str(prefix);
+        text.push_str(message);
+        text.push_str(&json.fields);
         Self {
             seq: 0,
             timestamp,
@@ -208,19 +170,6 @@ impl LogLine {
     pub fn trace_hex(&self) -> Option<String> {
         self.trace_id.map(|id| format!("{:032x}", id.get()))
     }
-}
-
-/// A field's value as shown after `key=`: strings bare unless they hold spaces or quotes.
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(text) if needs_quotes(text) => Value::String(text.clone()).to_string(),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn needs_quotes(text: &str) -> bool {
-    text.is_empty() || text.contains([' ', '"', '=', '\t', '\n'])
 }
 
 /// `text` cut to at most `max_bytes` (on a character boundary), with `…` when cut.

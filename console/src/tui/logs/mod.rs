@@ -7,6 +7,7 @@
 
 mod buffer;
 mod filter;
+mod json_line;
 mod line;
 mod render;
 pub mod tailer;

@@ -66,11 +66,19 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
         return;
     }
     let groups = count(&status.instances);
-    let width = groups.keys().map(|workload| workload.chars().count()).max().unwrap_or(0);
+    let width = groups
+        .keys()
+        .map(|workload| workload.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut lines: Vec<Line<'_>> = groups
         .into_iter()
         .map(|(workload, group)| {
-            let style = if group.running == group.total { theme.good() } else { theme.warn() };
+            let style = if group.running == group.total {
+                theme.good()
+            } else {
+                theme.warn()
+            };
             let mut spans = vec![
                 Span::raw(format!("{workload:<width$} ")),
                 Span::styled(format!("{}/{} up", group.running, group.total), style),
@@ -81,7 +89,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
                     theme.accent(),
                 ));
             }
-            spans.push(Span::styled(format!("  {} restarts", group.restarts), theme.dim()));
+            spans.push(Span::styled(
+                format!("  {} restarts", group.restarts),
+                theme.dim(),
+            ));
             Line::from(spans)
         })
         .collect();

@@ -52,6 +52,8 @@ pub struct EmbeddedSlo {
     spec: SloSpec,
     engine: Mutex<SloEngine>,
     targets: Mutex<BTreeMap<String, ScrapeTarget>>,
+    /// When the engine began watching; processes started later count from zero.
+    started_at: DateTime<Utc>,
 }
 
 impl EmbeddedSlo {
@@ -66,6 +68,7 @@ impl EmbeddedSlo {
             spec,
             engine: Mutex::new(engine),
             targets: Mutex::new(BTreeMap::new()),
+            started_at: Utc::now(),
         })
     }
 
@@ -75,13 +78,16 @@ impl EmbeddedSlo {
         url: String,
         at: UnixMillis,
         scraped: Result<String, ScrapeError>,
+        started_since: bool,
     ) {
         let outcome = match scraped {
             Ok(exposition) => {
-                self.engine
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .ingest_exposition(instance, at, &exposition);
+                let mut engine = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+                if started_since {
+                    engine.ingest_started_since(instance, at, &exposition);
+                } else {
+                    engine.ingest_exposition(instance, at, &exposition);
+                }
                 Ok(())
             }
             Err(error) => Err(error.to_string()),
@@ -197,6 +203,11 @@ async fn scrape_round(state: &DaemonState, embedded: &Arc<EmbeddedSlo>, scraper:
             continue;
         }
         let url = format!("http://{addr}/metrics");
+        // A process started after the engine began (a canary, a restarted instance)
+        // did all its counting in view: its first scrape counts from zero.
+        let started_since = instance
+            .started_at
+            .is_some_and(|started| started > embedded.started_at);
         let (scraper, slots, embedded) = (scraper.clone(), slots.clone(), embedded.clone());
         scrapes.spawn(async move {
             // The semaphore is never closed; a failed acquire would only mean no limit.
@@ -204,7 +215,7 @@ async fn scrape_round(state: &DaemonState, embedded: &Arc<EmbeddedSlo>, scraper:
             // Like Prometheus, a sample is stamped with the time its scrape started.
             let at = unix_millis(Utc::now());
             let scraped = scraper.scrape(&url).await;
-            embedded.record(&instance.name, url, at, scraped);
+            embedded.record(&instance.name, url, at, scraped, started_since);
         });
     }
     while let Some(joined) = scrapes.join_next().await {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: the local environment with a light background load, shown live.
-# Quitting (Ctrl-C) stops the load and, unless KEEP=1, the environment.
+# The demo: the local environment with a light background load, shown live in
+# the console. Quitting (q, or Ctrl-C) stops the load and, unless KEEP=1, the
+# environment.
 # Usage: scripts/demo.sh   (env: KEEP=1, DEMO_PORT=8080, BIN_DIR=target/release)
 set -euo pipefail
 
@@ -35,7 +36,13 @@ main() {
   # to show. It ends by itself after a day, or when the demo quits.
   "$bin/opsbox" load --rps 10 --for 24h --quiet >/dev/null 2>&1 &
   load_pid=$!
-  "$bin/opsbox" status --watch
+  if [[ -t 0 && -t 1 ]]; then
+    # The console: q quits (and then the load and, unless KEEP=1, the stack stop).
+    "$bin/opsbox"
+  else
+    # No terminal to draw on (piped, or a CI log): the plain refreshing table.
+    "$bin/opsbox" status --watch
+  fi
 }
 
 main "$@"

@@ -272,19 +272,33 @@ mod tests {
     fn no_subcommand_opens_the_console_and_its_flags_stay_its_own() {
         let cli = Cli::try_parse_from(["opsbox"]).expect("parses");
         assert!(cli.command.is_none());
-        assert_eq!((cli.console.environment.as_str(), cli.console.read_only), ("local", false));
-        let cli = Cli::try_parse_from(["opsbox", "--read-only", "--env", "local", "--state-dir", "/tmp/s"])
-            .expect("parses");
+        assert_eq!(
+            (cli.console.environment.as_str(), cli.console.read_only),
+            ("local", false)
+        );
+        let cli = Cli::try_parse_from([
+            "opsbox",
+            "--read-only",
+            "--env",
+            "local",
+            "--state-dir",
+            "/tmp/s",
+        ])
+        .expect("parses");
         assert!(cli.console.read_only && cli.command.is_none());
         assert_eq!(cli.state_dir, Some(PathBuf::from("/tmp/s")));
-        let cli = Cli::try_parse_from(["opsbox", "status", "--state-dir", "/tmp/s"]).expect("parses");
+        let cli =
+            Cli::try_parse_from(["opsbox", "status", "--state-dir", "/tmp/s"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Status(_))));
         for bad in [
             &["opsbox", "--env", "kubernetes"][..],
             &["opsbox", "--read-only", "status"],
             &["opsbox", "--bogus"],
         ] {
-            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                Cli::try_parse_from(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 

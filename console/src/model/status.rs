@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::env::Track;
 
-
 /// Where the environment as a whole is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -223,17 +223,15 @@ impl View for InstancesView {
     fn render(&mut self, frame: &mut Frame<'_>, area: Rect) {
         let store = self.store.borrow();
         let theme = store.theme;
-        let block = panel::block("Instances", &store.status, store.now, theme);
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        let Some(status) = store.status.value() else {
-            panel::render_missing(
-                frame,
-                inner,
-                &store.status,
-                "waiting for the environment…",
-                theme,
-            );
+        let Some((inner, status)) = panel::open(
+            frame,
+            area,
+            "Instances",
+            &store.status,
+            store.now,
+            theme,
+            "waiting for the environment…",
+        ) else {
             return;
         };
         let [filter_line, table_area] =

@@ -115,17 +115,15 @@ pub fn reason(rollout: &RolloutStatus, store: &Store) -> Line<'static> {
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     let theme = store.theme;
-    let block = panel::block("Rollout api", &store.status, store.now, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let Some(status) = store.status.value() else {
-        panel::render_missing(
-            frame,
-            inner,
-            &store.status,
-            "waiting for the environment…",
-            theme,
-        );
+    let Some((inner, status)) = panel::open(
+        frame,
+        area,
+        "Rollout api",
+        &store.status,
+        store.now,
+        theme,
+        "waiting for the environment…",
+    ) else {
         return;
     };
     let Some(rollout) = &status.rollout else {

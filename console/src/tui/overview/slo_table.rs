@@ -91,17 +91,15 @@ fn row<'a>(
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store, selected: Option<usize>) {
     let theme = store.theme;
-    let block = panel::block("SLOs", &store.slo, store.now, theme);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let Some(report) = store.slo.value() else {
-        panel::render_missing(
-            frame,
-            inner,
-            &store.slo,
-            "waiting for the first SLO report…",
-            theme,
-        );
+    let Some((inner, report)) = panel::open(
+        frame,
+        area,
+        "SLOs",
+        &store.slo,
+        store.now,
+        theme,
+        "waiting for the first SLO report…",
+    ) else {
         return;
     };
     if report.slos.is_empty() {

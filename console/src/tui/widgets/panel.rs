@@ -38,6 +38,29 @@ pub fn plain_block(title: &str, theme: Theme) -> Block<'_> {
     )))
 }
 
+/// Draws a panel's frame and returns its inside with the feed's data; without data it
+/// draws why (the error, or `waiting`) and returns `None`.
+pub fn open<'f, T>(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: &str,
+    feed: &'f Feed<T>,
+    now: DateTime<Utc>,
+    theme: Theme,
+    waiting: &str,
+) -> Option<(Rect, &'f T)> {
+    let block = block(title, feed, now, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    match feed.value() {
+        Some(value) => Some((inner, value)),
+        None => {
+            render_missing(frame, inner, feed, waiting, theme);
+            None
+        }
+    }
+}
+
 /// What a panel shows when its source has never answered: the error if there is one,
 /// else that it is waiting.
 pub fn render_missing<T>(

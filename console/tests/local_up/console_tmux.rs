@@ -278,24 +278,60 @@ async fn the_console_shows_the_environment_acts_on_it_and_gives_the_terminal_bac
     .await;
     tmux.press("Escape");
 
-    // Quit: the alternate screen is gone and the tty settings are as before.
+    // Every way out gives the terminal back as it was: `q`, Ctrl-C, SIGTERM.
+    let before = std::fs::read_to_string(&tty_before).expect("tty settings before");
     tmux.press("q");
-    until("the console to exit", DEADLINE, || async {
-        (!tmux.alternate_screen_on()).then_some(())
-    })
+    terminal_is_back(&tmux, &tty_after, &before, "q").await;
+    for (how, stop) in [("Ctrl-C", Exit::Key("C-c")), ("SIGTERM", Exit::Terminate)] {
+        tmux.type_text(&format!(
+            "OPSBOX_STATE_DIR={} {}",
+            env.root().display(),
+            opsbox_exe().display()
+        ));
+        tmux.press("Enter");
+        tmux.wait_for("the console again", |screen| screen.contains("[Overview]"))
+            .await;
+        match stop {
+            Exit::Key(key) => tmux.press(key),
+            Exit::Terminate => {
+                let status = std::process::Command::new("pkill")
+                    .args(["-TERM", "-x", "-f", &opsbox_exe().display().to_string()])
+                    .status()
+                    .expect("pkill runs");
+                assert!(status.success(), "the console process was found");
+            }
+        }
+        terminal_is_back(&tmux, &tty_after, &before, how).await;
+    }
+    let _ = load.kill().await;
+}
+
+/// How the console is asked to stop.
+enum Exit {
+    Key(&'static str),
+    Terminate,
+}
+
+/// Waits until the console left the alternate screen, then compares the tty settings
+/// with those from before it started.
+async fn terminal_is_back(tmux: &Tmux, settings: &Path, before: &str, how: &str) {
+    until(
+        &format!("the console to exit on {how}"),
+        DEADLINE,
+        || async { (!tmux.alternate_screen_on()).then_some(()) },
+    )
     .await;
-    tmux.type_text(&format!("stty -g > {}", tty_after.display()));
+    let _ = std::fs::remove_file(settings);
+    tmux.type_text(&format!("stty -g > {}", settings.display()));
     tmux.press("Enter");
     let after = until("the tty settings after quitting", DEADLINE, || async {
-        std::fs::read_to_string(&tty_after)
+        std::fs::read_to_string(settings)
             .ok()
             .filter(|text| !text.is_empty())
     })
     .await;
-    let before = std::fs::read_to_string(&tty_before).expect("tty settings before");
-    assert_eq!(after, before, "the terminal is back as it was");
+    assert_eq!(after, before, "the terminal is back as it was after {how}");
     assert!(!tmux.screen().contains("[Overview]"), "{}", tmux.screen());
-    let _ = load.kill().await;
 }
 
 #[test]

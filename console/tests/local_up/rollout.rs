@@ -178,6 +178,15 @@ async fn a_bad_canary_is_aborted_by_its_analysis_and_traffic_returns_to_stable()
     assert!(audit
         .iter()
         .any(|line| line["action"] == "rollout.start" && line["target"] == "v2"));
+    let listed = env.opsbox(&["audit"]).await;
+    assert_success("audit", &listed);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|line| line.contains("opsbox") && line.contains("rollout.abort")),
+        "{table}"
+    );
     drop(load);
 }
 

@@ -6,9 +6,11 @@ mod slo;
 
 pub use client::{PrometheusClient, PrometheusError, Sample};
 pub use slo::{
-    alerts_query, read_slos, window_query, PrometheusSloError, PrometheusSlos, COVERAGE_QUERY,
-    RULES_LOADED_QUERY,
+    alerts_query, period_query, read_slos, window_query, PrometheusSloError, PrometheusSlos,
+    COVERAGE_QUERY, RULES_LOADED_QUERY,
 };
 
+#[cfg(test)]
+mod promql_semantics;
 #[cfg(test)]
 mod tests;

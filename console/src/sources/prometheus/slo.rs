@@ -3,8 +3,11 @@
 //! Per track the error ratio of a window is the recording rule itself
 //! (`slo:sli_error:ratio_rate5m{slo, track}`). For all tracks together, the recorded
 //! ratio of each track is weighted by the track's event rate over the same window, which
-//! is the ratio of all errors to all events. The alert is what Prometheus fires
-//! (`ALERTS`), not recomputed here.
+//! is the ratio of all errors to all events. The period is the exception: its rule adds
+//! up the recorded 5m event rates over the period, so all tracks together add up the
+//! same records of every track (see [`period_query`]). The SLI and the error budget left
+//! come from the period's ratio as the embedded engine derives them. The alert is what
+//! Prometheus fires (`ALERTS`), not recomputed here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +20,9 @@ use crate::model::slo::{
     CURRENT_BURN_WINDOW_SECS,
 };
 use crate::slo::promql::{self, Scope};
-use crate::slo::rules::sli_error_record;
+use crate::slo::rules::{
+    error_events_record, sli_error_record, total_events_record, SHORTEST_WINDOW,
+};
 use crate::slo::{PromDuration, Slo, SloSpec, SLI_WINDOWS};
 
 /// How long Prometheus has held data: its TSDB's oldest sample, which it exposes
@@ -77,6 +82,7 @@ pub fn window_query(slo: &Slo, window: PromDuration, scope: SloScope) -> String 
             slo.name,
             track.as_str()
         ),
+        None if window == slo.period && period_adds_up_event_records(slo) => period_query(slo),
         None => {
             // `>= 0` drops a track's NaN (0/0: no events there), which would poison the sum.
             let ratio = format!("({record}{{slo=\"{}\"}} >= 0)", slo.name);
@@ -84,6 +90,38 @@ pub fn window_query(slo: &Slo, window: PromDuration, scope: SloScope) -> String 
             format!("sum(\n{ratio}\n* on (track)\n{events}\n)\n/\nsum(\n{events}\nand on (track)\n{ratio}\n)")
         }
     }
+}
+
+/// The error ratio of `slo` over its period, all tracks together: every track's
+/// recorded 5m error events over every track's recorded 5m events, added up over the
+/// period, exactly as the period rule does per track (`rules.rs`), so the number is the
+/// sum of what Prometheus records and nothing else.
+///
+/// Weighing each track's recorded period ratio by a `rate()` of the raw counters over
+/// the period, as the other windows do, mixes two different counts: the raw counters
+/// reach back to whatever the TSDB holds (an earlier run of the stack, samples from
+/// before these rules were loaded) while the records start with the rules, and it reads
+/// the whole period of raw samples at every report. Adding up the records counts an
+/// event younger than 5 minutes only in part (it is in fewer 5m windows yet), as the
+/// per-track rule does: the period lags by up to 5 minutes, in every scope alike.
+pub fn period_query(slo: &Slo) -> String {
+    let over_period = |record: String| {
+        format!(
+            "sum by (slo) (sum_over_time({record}{{slo=\"{}\"}}[{}]))",
+            slo.name, slo.period
+        )
+    };
+    format!(
+        "{}\n/\n{}",
+        over_period(error_events_record(SHORTEST_WINDOW)),
+        over_period(total_events_record(SHORTEST_WINDOW))
+    )
+}
+
+/// Whether the period's rule adds up the 5m event records: the rules generate it so
+/// unless the period is one of the SLI windows, whose rules take a `rate()` instead.
+fn period_adds_up_event_records(slo: &Slo) -> bool {
+    !SLI_WINDOWS.contains(&slo.period)
 }
 
 /// Firing burn-rate alerts: `track` is one of their labels, so a scope keeps its own.

@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::*;
-use crate::model::slo::{AlertLevel, Measured, SloScope};
+use crate::model::slo::{AlertLevel, Exhaustion, Measured, SloScope};
 use crate::slo::{SloSpec, SLI_WINDOWS};
 
 type Answer = (StatusCode, String);
@@ -274,19 +274,37 @@ fn window_queries_read_the_recording_rules_and_parse_as_promql() {
         for window in SLI_WINDOWS.iter().copied().chain([slo.period]) {
             for scope in [SloScope::All, SloScope::Stable, SloScope::Canary] {
                 let query = window_query(slo, window, scope);
-                assert!(
-                    query.contains(&format!(
-                        "slo:sli_error:ratio_rate{window}{{slo=\"{}\"",
+                let read = if window == slo.period && scope == SloScope::All {
+                    format!(
+                        "sum_over_time(slo:sli_total_events:rate5m{{slo=\"{}\"}}",
                         slo.name
-                    )),
-                    "{query}"
-                );
+                    )
+                } else {
+                    format!("slo:sli_error:ratio_rate{window}{{slo=\"{}\"", slo.name)
+                };
+                assert!(query.contains(&read), "{query}");
+                if window == slo.period {
+                    // The period is read from records only: never a `rate()` over weeks of
+                    // raw samples.
+                    assert!(!query.contains("rate("), "{query}");
+                }
                 if let Err(error) = promql_parser::parser::parse(&query) {
                     panic!("{query}\ndoes not parse: {error}");
                 }
             }
         }
     }
+    let availability = &spec.slos[0];
+    assert_eq!(
+        window_query(availability, availability.period, SloScope::All),
+        "sum by (slo) (sum_over_time(slo:sli_error_events:rate5m{slo=\"api-availability\"}[30d]))\n\
+         /\n\
+         sum by (slo) (sum_over_time(slo:sli_total_events:rate5m{slo=\"api-availability\"}[30d]))"
+    );
+    assert_eq!(
+        window_query(availability, availability.period, SloScope::Canary),
+        "slo:sli_error:ratio_rate30d{slo=\"api-availability\",track=\"canary\"}"
+    );
     let stable = window_query(&spec.slos[0], SLI_WINDOWS[0], SloScope::Stable);
     assert_eq!(
         stable,
@@ -432,4 +450,209 @@ async fn missing_rules_are_named_instead_of_reported_as_no_traffic() {
         "{message}"
     );
     assert!(message.contains("opsbox slo rules"), "{message}");
+}
+
+fn single(value: &str) -> Answer {
+    vector(&[(json!({}), value)])
+}
+
+fn rules_loaded_for(names: &[String]) -> Answer {
+    let samples: Vec<(serde_json::Value, &str)> = names
+        .iter()
+        .map(|name| (json!({"slo": name}), "0.99"))
+        .collect();
+    vector(&samples)
+}
+
+/// What a real Prometheus answered about api-availability, replayed: a local stack's
+/// TSDB reused across runs of the stack (its raw counters reach back 25 minutes, to a run
+/// before the SLO's event records existed, with drills failing many requests), read
+/// right after a bad canary failed a third of its requests, while the stable track had
+/// no error since the records began.
+mod replay {
+    pub const COVERAGE_SECS: &str = "1532.5";
+    /// `slo:sli_error:ratio_rate30d` of each track.
+    pub const STABLE_PERIOD: &str = "0";
+    pub const CANARY_PERIOD: &str = "0.3313919070861225";
+    /// Every track's recorded 5m error events over every track's 5m events, added up.
+    pub const ALL_TRACKS_PERIOD: f64 = 0.022579640370424366;
+    /// Each track's period ratio weighed by a `rate()` of its raw counters over 30d,
+    /// which counts the earlier run's stable traffic the records never saw.
+    pub const RAW_WEIGHTED_PERIOD: &str = "0.004729425635238628";
+}
+
+fn replayed_answer(query: &str, names: &[String]) -> Answer {
+    let availability = query.contains("slo=\"api-availability\"");
+    if query == RULES_LOADED_QUERY {
+        rules_loaded_for(names)
+    } else if query == COVERAGE_QUERY {
+        single(replay::COVERAGE_SECS)
+    } else if availability && query.contains("rate(http_requests_total") && query.contains("[30d]")
+    {
+        single(replay::RAW_WEIGHTED_PERIOD)
+    } else if availability && query.contains("sum_over_time(slo:sli_total_events:rate5m") {
+        single(&replay::ALL_TRACKS_PERIOD.to_string())
+    } else if query == "slo:sli_error:ratio_rate30d{slo=\"api-availability\",track=\"stable\"}" {
+        single(replay::STABLE_PERIOD)
+    } else if query == "slo:sli_error:ratio_rate30d{slo=\"api-availability\",track=\"canary\"}" {
+        single(replay::CANARY_PERIOD)
+    } else {
+        vector(&[])
+    }
+}
+
+fn close(actual: Option<&f64>, expected: f64) -> bool {
+    actual.is_some_and(|actual| (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0))
+}
+
+#[tokio::test]
+async fn the_all_tracks_period_adds_up_the_event_records_of_every_track() {
+    let spec = committed_spec();
+    let names: Vec<String> = spec.slos.iter().map(|slo| slo.name.clone()).collect();
+    let url = fake_prometheus(move |query| replayed_answer(query, &names)).await;
+    let prometheus = client(&url);
+    let read = read_slos(&prometheus, &spec, SloScope::All, Utc::now())
+        .await
+        .expect("read");
+    let availability = &read.slos[0];
+    let budget = availability.error_budget;
+    let ratio = replay::ALL_TRACKS_PERIOD;
+
+    let period = availability.windows.last().expect("the period");
+    assert_eq!(period.window, "30d");
+    assert!(
+        matches!(
+            period.error_ratio,
+            Measured::Insufficient {
+                covered_secs: 1532,
+                ..
+            }
+        ),
+        "{period:?}"
+    );
+    assert!(
+        close(period.error_ratio.over_available_data(), ratio),
+        "{period:?}"
+    );
+    assert!(
+        close(period.burn_rate.over_available_data(), ratio / budget),
+        "{period:?}"
+    );
+    // SLI and budget left as the embedded engine derives them from the period's ratio,
+    // said over the 1532 s covered, like the period itself.
+    assert!(
+        matches!(
+            availability.sli,
+            Measured::Insufficient {
+                covered_secs: 1532,
+                ..
+            }
+        ),
+        "{:?}",
+        availability.sli
+    );
+    assert!(
+        close(availability.sli.over_available_data(), 1.0 - ratio),
+        "SLI {:?}, expected {}",
+        availability.sli,
+        1.0 - ratio
+    );
+    assert!(
+        close(
+            availability.error_budget_remaining.over_available_data(),
+            1.0 - ratio / budget
+        ),
+        "budget left {:?}, expected {}",
+        availability.error_budget_remaining,
+        1.0 - ratio / budget
+    );
+    assert_eq!(
+        availability.budget_exhaustion,
+        Measured::Insufficient {
+            covered_secs: 1532,
+            covered_value: Some(Exhaustion::Exhausted)
+        }
+    );
+
+    // Each track alone reads its own recorded period ratio.
+    for (scope, track_ratio) in [
+        (SloScope::Stable, replay::STABLE_PERIOD),
+        (SloScope::Canary, replay::CANARY_PERIOD),
+    ] {
+        let read = read_slos(&prometheus, &spec, scope, Utc::now())
+            .await
+            .expect("read");
+        let track_ratio: f64 = track_ratio.parse().expect("number");
+        let availability = &read.slos[0];
+        assert!(
+            close(availability.sli.over_available_data(), 1.0 - track_ratio),
+            "{scope}: {:?}",
+            availability.sli
+        );
+        assert!(
+            close(
+                availability.error_budget_remaining.over_available_data(),
+                1.0 - track_ratio / budget
+            ),
+            "{scope}: {:?}",
+            availability.error_budget_remaining
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_covered_period_gives_sli_budget_and_exhaustion_as_the_engine_derives_them() {
+    let spec = committed_spec();
+    let names: Vec<String> = spec.slos.iter().map(|slo| slo.name.clone()).collect();
+    let url = fake_prometheus(move |query| {
+        if query == RULES_LOADED_QUERY {
+            rules_loaded_for(&names)
+        } else if query == COVERAGE_QUERY {
+            // Longer than the period: nothing is `insufficient`.
+            single("2678400")
+        } else if query.contains("slo=\"api-availability\"") {
+            // Half the budget spent over the period, burning at 0.5 over every window.
+            single("0.0005")
+        } else if query.contains("slo=\"jobs-success\"") {
+            // 0/0: the records exist, no job ended.
+            single("NaN")
+        } else {
+            vector(&[])
+        }
+    })
+    .await;
+    let read = read_slos(&client(&url), &spec, SloScope::All, Utc::now())
+        .await
+        .expect("read");
+    assert_eq!(read.coverage_secs, Some(2_678_400));
+
+    let availability = &read.slos[0];
+    let budget = availability.error_budget;
+    assert!(
+        matches!(availability.sli, Measured::Value { value } if (value - 0.9995).abs() < 1e-12),
+        "{:?}",
+        availability.sli
+    );
+    let remaining = 1.0 - 0.0005 / budget;
+    assert!(
+        matches!(availability.error_budget_remaining, Measured::Value { value } if (value - remaining).abs() < 1e-12),
+        "{:?}",
+        availability.error_budget_remaining
+    );
+    // Half the budget left at a burn of 0.5 lasts a whole period.
+    match availability.budget_exhaustion {
+        Measured::Value {
+            value: Exhaustion::In { secs },
+        } => assert!(secs.abs_diff(30 * 86_400) <= 1, "{secs}"),
+        other => panic!("{other:?}"),
+    }
+
+    // No events over the period: no SLI, no budget, nothing to exhaust, not a number.
+    let jobs = &read.slos[2];
+    assert_eq!(jobs.name, "jobs-success");
+    assert_eq!(jobs.sli, Measured::NoTraffic);
+    assert_eq!(jobs.error_budget_remaining, Measured::NoTraffic);
+    assert_eq!(jobs.budget_exhaustion, Measured::NoTraffic);
+    // No records at all (the counters never existed): the same.
+    assert_eq!(read.slos[1].sli, Measured::NoTraffic);
 }

@@ -3,6 +3,7 @@
 //! local Prometheus (`?source=auto|embedded|prometheus&scope=all|stable|canary`).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
-use super::super::supervisor::{InstanceState, Workload};
+use super::super::supervisor::{InstanceSnapshot, InstanceState, Workload};
 use super::control::{ControlError, ControlRoutes};
 use super::prometheus::{PrometheusHandle, INSTANCE_NAME as PROMETHEUS_INSTANCE, SCRAPE_INTERVAL};
 use super::state::{DaemonState, NotReady};
@@ -54,6 +55,8 @@ pub struct EmbeddedSlo {
     targets: Mutex<BTreeMap<String, ScrapeTarget>>,
     /// When the engine began watching; processes started later count from zero.
     started_at: DateTime<Utc>,
+    /// For scrapes outside the loop (an instance about to be removed).
+    scraper: Scraper,
 }
 
 impl EmbeddedSlo {
@@ -69,7 +72,23 @@ impl EmbeddedSlo {
             engine: Mutex::new(engine),
             targets: Mutex::new(BTreeMap::new()),
             started_at: Utc::now(),
+            scraper: Scraper::new(SCRAPE_TIMEOUT)?,
         })
+    }
+
+    /// Scrapes an instance once more right before it is removed, so what it counted
+    /// since the last round (a canary's last seconds) is not lost with it.
+    pub async fn scrape_before_removal(&self, instance: &InstanceSnapshot, addr: SocketAddr) {
+        if instance.state != InstanceState::Running {
+            return;
+        }
+        let url = format!("http://{addr}/metrics");
+        let at = unix_millis(Utc::now());
+        let scraped = self.scraper.scrape(&url).await;
+        let started_since = instance
+            .started_at
+            .is_some_and(|started| started > self.started_at);
+        self.record(&instance.name, url, at, scraped, started_since);
     }
 
     fn record(

@@ -12,7 +12,7 @@ use super::super::state::DaemonState;
 use super::analysis::{CanaryAnalysis, CanaryCounters, CanaryTarget};
 use super::machine::{Finished, Work};
 use crate::env::local::router::CanaryWeight;
-use crate::env::local::supervisor::{InstanceState, Workload};
+use crate::env::local::supervisor::{InstanceSnapshot, InstanceState, Workload};
 use crate::env::Track;
 use crate::model::Revision;
 
@@ -130,18 +130,18 @@ impl Effects {
         self.wait_routable(Track::Canary).await?;
         router.set_canary_weight(CanaryWeight::new(100).context("weight")?);
         let supervisor = self.state.running_supervisor()?;
-        let stable: Vec<String> = supervisor
+        let stable: Vec<InstanceSnapshot> = supervisor
             .snapshot()
             .into_iter()
             .filter(|instance| {
                 instance.workload == Workload::Api && instance.track == Track::Stable
             })
-            .map(|instance| instance.name)
             .collect();
-        for name in stable {
-            supervisor.remove(&name).await?;
-            self.add_api(&name, Track::Stable, revision)?;
-            self.wait_running(std::slice::from_ref(&name)).await?;
+        for instance in stable {
+            self.remove(&instance).await?;
+            self.add_api(&instance.name, Track::Stable, revision)?;
+            self.wait_running(std::slice::from_ref(&instance.name))
+                .await?;
         }
         self.wait_routable(Track::Stable).await?;
         router.set_canary_weight(CanaryWeight::new(0).context("weight")?);
@@ -178,9 +178,23 @@ impl Effects {
         let supervisor = self.state.running_supervisor()?;
         for instance in supervisor.snapshot() {
             if instance.workload == Workload::Api && instance.track == Track::Canary {
-                supervisor.remove(&instance.name).await?;
+                self.remove(&instance).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Removes an instance after a last scrape, so the SLOs keep what it counted in
+    /// its final seconds (a canary aborted between two scrape rounds).
+    async fn remove(&self, instance: &InstanceSnapshot) -> anyhow::Result<()> {
+        if let (Some(slo), Some(addr)) = (self.state.slo.get(), self.state.address(&instance.name))
+        {
+            slo.scrape_before_removal(instance, addr).await;
+        }
+        self.state
+            .running_supervisor()?
+            .remove(&instance.name)
+            .await?;
         Ok(())
     }
 

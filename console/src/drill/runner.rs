@@ -54,6 +54,18 @@ pub async fn run(
     client: &ControlClient,
     interrupt: CancellationToken,
 ) -> anyhow::Result<DrillReport> {
+    run_reporting(drill, source, client, interrupt, None).await
+}
+
+/// Like [`run`], and sends every step (actions and hypothesis checks) to `live` as it
+/// is recorded, so a watcher (the console) shows the drill while it runs.
+pub async fn run_reporting(
+    drill: &Drill,
+    source: &str,
+    client: &ControlClient,
+    interrupt: CancellationToken,
+    live: Option<tokio::sync::mpsc::Sender<StepRecord>>,
+) -> anyhow::Result<DrillReport> {
     let status = client.status().await?;
     let router = status
         .router
@@ -69,6 +81,7 @@ pub async fn run(
         interrupt,
         started_at: Utc::now(),
         steps: Vec::new(),
+        live,
         failures: Vec::new(),
         gauge,
         load: None,
@@ -90,6 +103,7 @@ struct DrillRun<'a> {
     interrupt: CancellationToken,
     started_at: DateTime<Utc>,
     steps: Vec<StepRecord>,
+    live: Option<tokio::sync::mpsc::Sender<StepRecord>>,
     failures: Vec<String>,
     gauge: LoadGauge,
     load: Option<BackgroundLoad>,
@@ -659,13 +673,18 @@ impl DrillRun<'_> {
 
     fn step(&mut self, at: DateTime<Utc>, action: &str, ok: bool, detail: String) {
         let offset_ms = u64::try_from((at - self.started_at).num_milliseconds()).unwrap_or(0);
-        self.steps.push(StepRecord {
+        let record = StepRecord {
             at,
             offset_ms,
             action: action.to_owned(),
             ok,
             detail,
-        });
+        };
+        if let Some(live) = &self.live {
+            // A watcher that falls behind misses a line; the drill never waits for it.
+            let _ = live.try_send(record.clone());
+        }
+        self.steps.push(record);
     }
 
     fn fail(&mut self, reason: &str) {

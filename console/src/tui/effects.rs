@@ -19,7 +19,9 @@ pub fn spawn_action(
     interrupt: CancellationToken,
 ) {
     tokio::spawn(async move {
-        let outcome = perform_and_audit(&action, &connector, interrupt).await;
+        let outcome =
+            perform_and_audit_reporting(&action, &connector, interrupt, Some(updates.clone()))
+                .await;
         // The app may be gone (quit); the audit entry is written either way.
         let _ = updates
             .send(Update::ActionDone(action_result(&action, outcome)))
@@ -33,6 +35,16 @@ pub async fn perform_and_audit(
     connector: &Connector,
     interrupt: CancellationToken,
 ) -> Result<String, String> {
+    perform_and_audit_reporting(action, connector, interrupt, None).await
+}
+
+/// Like [`perform_and_audit`]; a drill's steps go to `updates` as they happen.
+pub async fn perform_and_audit_reporting(
+    action: &Action,
+    connector: &Connector,
+    interrupt: CancellationToken,
+    updates: Option<mpsc::Sender<Update>>,
+) -> Result<String, String> {
     let state = connector.state_dir().clone();
     let result = match connector.client() {
         Ok(client) => {
@@ -40,6 +52,7 @@ pub async fn perform_and_audit(
                 client,
                 state: state.clone(),
                 interrupt,
+                updates,
             };
             perform(&context, action).await
         }

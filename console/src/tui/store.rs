@@ -103,7 +103,13 @@ pub struct DrillBoard {
 pub struct RunningDrill {
     pub name: String,
     pub started_at: DateTime<Utc>,
+    /// Its steps so far (actions and hypothesis checks), newest last, at most
+    /// [`MAX_LIVE_DRILL_STEPS`].
+    pub steps: Vec<crate::drill::report::StepRecord>,
 }
+
+/// Steps of a running drill kept for the live view; a drill's method is a few dozen.
+pub const MAX_LIVE_DRILL_STEPS: usize = 200;
 
 #[derive(Debug)]
 pub struct Store {

@@ -64,6 +64,9 @@ pub fn audit_record(action: &Action) -> AuditRecord {
     }
 }
 
+/// Drill steps buffered between the runner and the app.
+const LIVE_STEPS: usize = 64;
+
 /// What an action needs besides its own parameters.
 #[derive(Debug, Clone)]
 pub struct ActionContext {
@@ -71,6 +74,8 @@ pub struct ActionContext {
     pub state: StateDir,
     /// Cancelled when the console quits: a running drill stops early (its chaos ends by itself).
     pub interrupt: CancellationToken,
+    /// Where a running drill's steps go as they happen, when someone watches.
+    pub updates: Option<tokio::sync::mpsc::Sender<crate::tui::collect::Update>>,
 }
 
 /// Runs the action; `Ok` carries what the environment answered, in words.
@@ -147,7 +152,29 @@ async fn run_drill(context: &ActionContext, name: &str) -> anyhow::Result<String
     let catalog = tokio::task::spawn_blocking(|| DrillCatalog::load(None)).await??;
     let drill = catalog.get(name)?.clone();
     let source = catalog.source.to_string();
-    let report = runner::run(&drill, &source, &context.client, context.interrupt.clone()).await?;
+    let live = context.updates.clone().map(|updates| {
+        let (steps, mut incoming) = tokio::sync::mpsc::channel(LIVE_STEPS);
+        tokio::spawn(async move {
+            while let Some(step) = incoming.recv().await {
+                if updates
+                    .send(crate::tui::collect::Update::DrillStep(step))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        steps
+    });
+    let report = runner::run_reporting(
+        &drill,
+        &source,
+        &context.client,
+        context.interrupt.clone(),
+        live,
+    )
+    .await?;
     let reports = context.state.drill_reports();
     let saved = {
         let report = report.clone();

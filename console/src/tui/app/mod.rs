@@ -26,7 +26,10 @@ use super::queue::{QueueReading, QueueView};
 use super::rollout::RolloutView;
 use super::runbook::{self, RunbookPane};
 use super::slo_detail::SloView;
-use super::store::{ActionResult, Connection, ProblemLine, RunningDrill, SharedStore, StackStart};
+use super::store::{
+    ActionResult, Connection, ProblemLine, RunningDrill, SharedStore, StackStart,
+    MAX_LIVE_DRILL_STEPS,
+};
 use super::view::{Action, View, ViewOutcome};
 use palette::{Command, Known, Palette};
 
@@ -207,6 +210,14 @@ impl App {
                 }
                 store.stack_start = progress;
             }
+            Update::DrillStep(step) => {
+                if let Some(running) = store.running_drill.as_mut() {
+                    if running.steps.len() == MAX_LIVE_DRILL_STEPS {
+                        running.steps.remove(0);
+                    }
+                    running.steps.push(step);
+                }
+            }
             Update::ActionDone(result) => {
                 if let Action::RunDrill(_) = result.action {
                     store.running_drill = None;
@@ -337,6 +348,7 @@ impl App {
                 store.running_drill = Some(RunningDrill {
                     name: name.clone(),
                     started_at: now,
+                    steps: Vec::new(),
                 });
             }
             _ => store.pending_action = Some(summary.clone()),

@@ -163,6 +163,23 @@ fn app_requeue_results_refresh_the_queue_and_drills_run_beside_other_actions() {
         ViewId::Drills,
         "a drill is watched in the Drills view"
     );
+    let step = crate::drill::report::StepRecord {
+        at: chrono::Utc::now(),
+        offset_ms: 1_500,
+        action: "steady state before".to_owned(),
+        ok: true,
+        detail: "queue depth <= 100: 3".to_owned(),
+    };
+    app.apply(Update::DrillStep(step.clone()));
+    assert_eq!(
+        app.store()
+            .borrow()
+            .running_drill
+            .as_ref()
+            .map(|running| running.steps.clone()),
+        Some(vec![step]),
+        "the running drill's steps arrive live"
+    );
     app.request(Action::RunDrill("redis-outage".to_owned()));
     assert!(app
         .notice()

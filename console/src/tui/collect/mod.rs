@@ -44,6 +44,8 @@ pub const DRILLS_INTERVAL: Duration = Duration::from_secs(2);
 /// Something a collector or a finished task has to tell the app.
 #[derive(Debug)]
 pub enum Update {
+    /// A step of the drill running from the console, as it is recorded.
+    DrillStep(crate::drill::report::StepRecord),
     /// Boxed: a status is large, and most updates are small.
     Status {
         at: DateTime<Utc>,

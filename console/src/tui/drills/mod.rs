@@ -167,6 +167,26 @@ fn live_lines(
         ),
         theme.accent(),
     ))];
+    // The drill's own steps, as the runner records them: actions and hypothesis checks.
+    let steps = store
+        .running_drill
+        .as_ref()
+        .map(|running| running.steps.as_slice())
+        .unwrap_or_default();
+    for step in steps {
+        let (mark, style) = if step.ok {
+            ("✓", theme.good())
+        } else {
+            ("✗", theme.bad())
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:>6.1}s {mark} ", step.offset_ms as f64 / 1000.0),
+                style,
+            ),
+            Span::raw(format!("{}  {}", step.action, step.detail)),
+        ]));
+    }
     let Some(chaos) = store.chaos.value() else {
         lines.push(Line::from(Span::styled(
             store

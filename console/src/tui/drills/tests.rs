@@ -96,6 +96,22 @@ fn drills_80x24_while_one_runs() {
         store.running_drill = Some(RunningDrill {
             name: "api-instance-kill".to_owned(),
             started_at: ago(30),
+            steps: vec![
+                crate::drill::report::StepRecord {
+                    at: ago(28),
+                    offset_ms: 2_000,
+                    action: "steady state before".to_owned(),
+                    ok: true,
+                    detail: "error-ratio <= 1%: 0.0% of 80 requests".to_owned(),
+                },
+                crate::drill::report::StepRecord {
+                    at: ago(27),
+                    offset_ms: 3_100,
+                    action: "kill api (random)".to_owned(),
+                    ok: true,
+                    detail: "api-2 (pid 4242)".to_owned(),
+                },
+            ],
         });
         let chaos = ChaosStatus {
             outages: Vec::new(),

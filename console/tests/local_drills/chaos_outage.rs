@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use opsbox::chaos::{ChaosStatus, Dependency, Outage, OutageMode};
 
+use crate::harness::LocalEnv;
 use crate::harness::{assert_success, is_gone, until};
-use crate::private_env::PrivateEnv;
 
 /// How long a restore or a reconnect may take on a loaded two-core machine.
 const DEADLINE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outages_fail_ready_while_they_last_and_the_daemon_restores_them() {
-    let env = PrivateEnv::new();
+    let env = LocalEnv::private();
     env.up(1, 1).await;
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -97,7 +97,7 @@ async fn outages_fail_ready_while_they_last_and_the_daemon_restores_them() {
 
 /// The daemon's shutdown and the outage's restore must not race: a frozen PostgreSQL
 /// is thawed and stopped, and nothing of it survives `down`.
-async fn down_during_a_frozen_outage_leaves_no_server(env: &PrivateEnv) {
+async fn down_during_a_frozen_outage_leaves_no_server(env: &LocalEnv) {
     let servers = dependency_pids(env);
     assert!(servers.len() >= 2, "PostgreSQL and Redis run: {servers:?}");
     let output = env
@@ -127,7 +127,7 @@ async fn down_during_a_frozen_outage_leaves_no_server(env: &PrivateEnv) {
 /// Processes working in this state dir's `deps/`: PostgreSQL (postmaster and backends
 /// work in its data directory) and Redis. Their titles are rewritten, their working
 /// directories are not.
-fn dependency_pids(env: &PrivateEnv) -> Vec<u32> {
+fn dependency_pids(env: &LocalEnv) -> Vec<u32> {
     let deps = env
         .root()
         .join("deps")
@@ -149,7 +149,7 @@ fn dependency_pids(env: &PrivateEnv) -> Vec<u32> {
     pids
 }
 
-async fn chaos_list(env: &PrivateEnv) -> ChaosStatus {
+async fn chaos_list(env: &LocalEnv) -> ChaosStatus {
     let output = env.opsbox(&["chaos", "list", "--json"]).await;
     assert_success("chaos list --json", &output);
     serde_json::from_slice(&output.stdout).expect("chaos list JSON")

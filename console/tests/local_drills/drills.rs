@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use opsbox::drill::DrillReport;
 
 use crate::harness::{assert_success, LocalEnv};
-use crate::private_env::PrivateEnv;
 
 /// The repository's drill files (the same ones the binary has built in).
 fn drills_dir() -> PathBuf {
@@ -16,7 +15,7 @@ fn drills_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_crash_and_redis_outage_pass_without_losing_a_task() {
-    let env = PrivateEnv::new();
+    let env = LocalEnv::private();
     env.up(2, 1).await;
     let dir = drills_dir();
     let dir = dir.to_str().expect("utf-8 path");
@@ -105,7 +104,7 @@ async fn worker_crash_and_redis_outage_pass_without_losing_a_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_whose_expectation_does_not_hold_fails_with_its_reasons() {
-    let env = PrivateEnv::new();
+    let env = LocalEnv::private();
     env.up(1, 1).await;
     let dir = tempfile::tempdir().expect("drills dir");
     // A Redis outage must fail run requests; demanding no error at all cannot hold.

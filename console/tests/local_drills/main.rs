@@ -4,7 +4,7 @@
 //! Run `cargo build --workspace` first (`make test` does). Kills and faults run on
 //! whatever dependencies the environment gives (DATABASE_URL / REDIS_URL when set);
 //! outages and the drills need servers the daemon owns, so those tests start
-//! `opsbox up` with DATABASE_URL / REDIS_URL removed ([`private_env`]).
+//! `opsbox up` with DATABASE_URL / REDIS_URL removed (`LocalEnv::private`).
 
 mod chaos_kill_fault;
 mod chaos_outage;
@@ -13,4 +13,3 @@ mod drills;
 #[allow(dead_code)]
 #[path = "../local_up/harness.rs"]
 mod harness;
-mod private_env;

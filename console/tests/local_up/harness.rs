@@ -13,14 +13,20 @@ use opsbox_harness::Dependencies;
 /// Turns the local environment's Prometheus off, or on.
 const PROMETHEUS_ENV: &str = "OPSBOX_PROMETHEUS";
 
-/// How long one `opsbox` command may take (`up` includes initdb on a fresh state dir).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(240);
+/// How long one `opsbox` command may take (`up` includes initdb on a fresh state dir;
+/// `drill run` lasts a few minutes).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(420);
+
+/// Variables that would point the daemon at shared servers.
+const SHARED_DEPENDENCY_VARS: [&str; 3] = ["DATABASE_URL", "REDIS_URL", "OPSBOX_QUEUE_PREFIX"];
 
 /// An `opsbox` invocation context: its state dir, router port and environment.
 pub struct LocalEnv {
     pub state_dir: tempfile::TempDir,
     pub port: u16,
     env: Vec<(String, String)>,
+    /// Removed from every `opsbox` this environment runs.
+    removed: &'static [&'static str],
     /// Kept so external servers' private database outlives the test.
     _deps: Option<Dependencies>,
 }
@@ -51,7 +57,23 @@ impl LocalEnv {
             state_dir,
             port,
             env,
+            removed: &[],
             _deps: deps,
+        }
+    }
+
+    /// A fresh state dir whose daemon runs its own PostgreSQL and Redis whatever the
+    /// test process's environment says: chaos outages can only take away servers opsbox
+    /// owns.
+    #[allow(dead_code)] // Used by the drill tests, which share this file.
+    pub fn private() -> Self {
+        assert_service_binaries_built();
+        Self {
+            state_dir: tempfile::tempdir().expect("temp state dir"),
+            port: opsbox_harness::free_port().expect("free port"),
+            env: vec![(PROMETHEUS_ENV.to_owned(), "off".to_owned())],
+            removed: &SHARED_DEPENDENCY_VARS,
+            _deps: None,
         }
     }
 
@@ -83,6 +105,9 @@ impl LocalEnv {
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
+        for var in self.removed {
+            command.env_remove(var);
+        }
         tokio::time::timeout(COMMAND_TIMEOUT, command.output())
             .await
             .unwrap_or_else(|_| panic!("opsbox {args:?} took longer than {COMMAND_TIMEOUT:?}"))

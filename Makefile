@@ -23,8 +23,11 @@ test: ## Install what is missing, start private Postgres + Redis, run every test
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory test-rust check-rules
 
+# Builds the binaries the tests start (opsbox, api, worker, harness); nextest
+# builds the tests themselves. Benches and examples are left to `make bench` and
+# clippy, which keeps a clean CI build small.
 test-rust:
-	$(CARGO) build --workspace --all-targets
+	$(CARGO) build --workspace --bins
 	$(HARNESS) exec --state-dir $(TEST_DEPS_DIR) -- $(CARGO) nextest run --workspace --no-fail-fast
 
 check-rules: ## promtool and amtool checks of the generated rules and alert routing

@@ -5,28 +5,15 @@ use std::time::Duration;
 
 use opsbox_common::duration;
 
-pub use opsbox_common::config::{Secret, Track};
+pub use opsbox_common::config::{Secret, StackConfig, Track};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// Postgres connection URL.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Secret,
-    /// Redis connection URL.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Secret,
+    #[command(flatten)]
+    pub stack: StackConfig,
     /// Address to listen on.
     #[arg(long, env = "OPSBOX_API_ADDR", default_value = "0.0.0.0:8080")]
     pub addr: SocketAddr,
-    /// Version label of this deployment (metrics, traces).
-    #[arg(long, env = "OPSBOX_RELEASE", default_value = opsbox_common::BUILD_VERSION)]
-    pub release: String,
-    /// Deployment track, a label on every metric.
-    #[arg(long, env = "OPSBOX_TRACK", value_enum, default_value = "stable")]
-    pub track: Track,
-    /// Prefix of the Redis keys of the job queue (several stacks can share a Redis).
-    #[arg(long, env = "OPSBOX_QUEUE_PREFIX", default_value = "opsbox")]
-    pub queue_prefix: String,
     /// Size of the Postgres connection pool.
     #[arg(long, env = "OPSBOX_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,

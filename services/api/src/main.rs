@@ -34,7 +34,11 @@ enum Direction {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _telemetry = telemetry::init("opsbox-api", &cli.config.release, cli.config.track.as_str())?;
+    let _telemetry = telemetry::init(
+        "opsbox-api",
+        &cli.config.stack.release,
+        cli.config.stack.track.as_str(),
+    )?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(cli.config).await?;
@@ -42,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(shutdown::terminate_signal()).await?;
         }
         Command::Migrate { direction } => {
-            let pool = db::connect_lazy(cli.config.database_url.expose(), 1)?;
+            let pool = db::connect_lazy(cli.config.stack.database_url.expose(), 1)?;
             match direction {
                 Direction::Up => db::migrate_up(&pool).await?,
                 Direction::Down => db::migrate_down(&pool).await?,

@@ -29,19 +29,22 @@ impl Application {
     /// Connects lazily (the API starts even while a dependency is down) and
     /// binds the listener; port 0 picks a free port, as tests do.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = db::connect_lazy(config.database_url.expose(), config.db_max_connections)?;
-        let redis = Redis::new(config.redis_url.expose())?;
-        let queue = JobQueue::new(redis, QueueKeys::new(config.queue_prefix.clone()));
-        let metrics = ApiMetrics::new(config.track.as_str(), &config.release)?;
+        let pool = db::connect_lazy(
+            config.stack.database_url.expose(),
+            config.db_max_connections,
+        )?;
+        let redis = Redis::new(config.stack.redis_url.expose())?;
+        let queue = JobQueue::new(redis, QueueKeys::new(config.stack.queue_prefix.clone()));
+        let metrics = ApiMetrics::new(config.stack.track.as_str(), &config.stack.release)?;
         let faults = Faults::new(config.fault_error_rate, config.fault_latency_ms);
         let admin_token = config.admin_token.as_ref().map(|t| Box::from(t.expose()));
         let ctx = AppContext::new(pool, queue, metrics, faults, admin_token);
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(
-            database = %db::redact_url(config.database_url.expose()),
-            redis = %db::redact_url(config.redis_url.expose()),
-            release = %config.release,
-            track = config.track.as_str(),
+            database = %db::redact_url(config.stack.database_url.expose()),
+            redis = %db::redact_url(config.stack.redis_url.expose()),
+            release = %config.stack.release,
+            track = config.stack.track.as_str(),
             "configured"
         );
         Ok(Self {

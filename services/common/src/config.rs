@@ -25,6 +25,27 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// What every process of the stack is told, API and worker alike: where the
+/// data lives, which queue it shares, and which deployment it belongs to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackConfig {
+    /// Postgres connection URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Secret,
+    /// Redis connection URL.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Secret,
+    /// Prefix of the Redis keys of the job queue (several stacks can share a Redis).
+    #[arg(long, env = "OPSBOX_QUEUE_PREFIX", default_value = "opsbox")]
+    pub queue_prefix: String,
+    /// Version label of this deployment (metrics, traces).
+    #[arg(long, env = "OPSBOX_RELEASE", default_value = crate::BUILD_VERSION)]
+    pub release: String,
+    /// Deployment track, a label on every metric.
+    #[arg(long, env = "OPSBOX_TRACK", value_enum, default_value = "stable")]
+    pub track: Track,
+}
+
 /// The deployment track, a label on every metric so SLIs can be split.
 #[derive(
     Debug,

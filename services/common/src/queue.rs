@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use redis::aio::MultiplexedConnection;
-use redis::Script;
+use redis::{FromRedisValue, Script};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -225,20 +225,9 @@ impl JobQueue {
 
     /// Makes a job ready and records it as the task's live delivery.
     pub async fn enqueue(&self, job: &Job) -> Result<(), RedisError> {
-        let (ready, live) = (self.keys.ready(), self.keys.live());
-        let (task, raw) = (job.task_id.to_string(), job.encode());
-        self.redis
-            .run(|mut c| async move {
-                Script::new(ENQUEUE)
-                    .key(ready)
-                    .key(live)
-                    .arg(task)
-                    .arg(raw)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            })
-            .await
-            .map(|_| ())
+        let keys = vec![self.keys.ready(), self.keys.live()];
+        let args = vec![job.task_id.to_string(), job.encode()];
+        self.eval::<i64>(ENQUEUE, keys, args).await.map(|_| ())
     }
 
     /// Waits up to `wait` for a job and moves it atomically into the worker's
@@ -266,20 +255,9 @@ impl JobQueue {
 
     /// The job is finished (done, or dropped as stale): forget it.
     pub async fn ack(&self, worker: &str, raw: &str, task_id: Uuid) -> Result<(), RedisError> {
-        let (held, live) = (self.keys.processing(worker), self.keys.live());
-        let (raw, task) = (raw.to_owned(), task_id.to_string());
-        self.redis
-            .run(|mut c| async move {
-                Script::new(ACK)
-                    .key(held)
-                    .key(live)
-                    .arg(raw)
-                    .arg(task)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            })
-            .await
-            .map(|_| ())
+        let keys = vec![self.keys.processing(worker), self.keys.live()];
+        let args = vec![raw.to_owned(), task_id.to_string()];
+        self.eval::<i64>(ACK, keys, args).await.map(|_| ())
     }
 
     /// Schedules the next attempt after `backoff`.
@@ -290,36 +268,24 @@ impl JobQueue {
         next: &Job,
         due_ms: i64,
     ) -> Result<(), RedisError> {
-        let keys = [
+        let keys = vec![
             self.keys.processing(worker),
             self.keys.delayed(),
             self.keys.live(),
         ];
-        let args = (
+        let args = vec![
             raw.to_owned(),
             next.encode(),
-            due_ms,
+            due_ms.to_string(),
             next.task_id.to_string(),
-        );
-        self.redis
-            .run(|mut c| async move {
-                Script::new(RETRY_LATER)
-                    .key(&keys[..])
-                    .arg(args.0)
-                    .arg(args.1)
-                    .arg(args.2)
-                    .arg(args.3)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            })
-            .await
-            .map(|_| ())
+        ];
+        self.eval::<i64>(RETRY_LATER, keys, args).await.map(|_| ())
     }
 
     /// Moves a job that used up its attempts to the dead letter, stamped
     /// with the time it got there.
     pub async fn dead_letter(&self, worker: &str, raw: &str, dead: &Job) -> Result<(), RedisError> {
-        let keys = [
+        let keys = vec![
             self.keys.processing(worker),
             self.keys.dead(),
             self.keys.live(),
@@ -328,55 +294,23 @@ impl JobQueue {
             dead_at_ms: dead.dead_at_ms.or_else(|| Some(now_ms())),
             ..dead.clone()
         };
-        let args = (raw.to_owned(), stamped.encode(), dead.task_id.to_string());
-        self.redis
-            .run(|mut c| async move {
-                Script::new(DEAD_LETTER)
-                    .key(&keys[..])
-                    .arg(args.0)
-                    .arg(args.1)
-                    .arg(args.2)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            })
-            .await
-            .map(|_| ())
+        let args = vec![raw.to_owned(), stamped.encode(), dead.task_id.to_string()];
+        self.eval::<i64>(DEAD_LETTER, keys, args).await.map(|_| ())
     }
 
     /// Gives a held job back to the queue (graceful shutdown).
     pub async fn release(&self, worker: &str, raw: &str) -> Result<bool, RedisError> {
-        let (held, ready, raw) = (
-            self.keys.processing(worker),
-            self.keys.ready(),
-            raw.to_owned(),
-        );
-        self.redis
-            .run(|mut c| async move {
-                Script::new(RELEASE)
-                    .key(held)
-                    .key(ready)
-                    .arg(raw)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            })
+        let keys = vec![self.keys.processing(worker), self.keys.ready()];
+        self.eval::<i64>(RELEASE, keys, vec![raw.to_owned()])
             .await
             .map(|n| n > 0)
     }
 
     /// Moves retries whose backoff has elapsed to the ready list.
     pub async fn promote_due(&self, limit: u32) -> Result<u64, RedisError> {
-        let (delayed, ready) = (self.keys.delayed(), self.keys.ready());
-        self.redis
-            .run(|mut c| async move {
-                Script::new(PROMOTE_DUE)
-                    .key(delayed)
-                    .key(ready)
-                    .arg(now_ms())
-                    .arg(limit)
-                    .invoke_async::<u64>(&mut c)
-                    .await
-            })
-            .await
+        let keys = vec![self.keys.delayed(), self.keys.ready()];
+        let args = vec![now_ms().to_string(), limit.to_string()];
+        self.eval(PROMOTE_DUE, keys, args).await
     }
 
     /// Records that `worker` is alive.
@@ -414,22 +348,9 @@ impl JobQueue {
     /// ready list; the count of jobs moved.
     pub async fn reap_dead_workers(&self, timeout: Duration) -> Result<u64, RedisError> {
         let cutoff = now_ms() - i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
-        let (workers, ready, prefix) = (
-            self.keys.workers(),
-            self.keys.ready(),
-            self.keys.prefix().to_owned(),
-        );
-        self.redis
-            .run(|mut c| async move {
-                Script::new(REAP_DEAD_WORKERS)
-                    .key(workers)
-                    .key(ready)
-                    .arg(cutoff)
-                    .arg(prefix)
-                    .invoke_async::<u64>(&mut c)
-                    .await
-            })
-            .await
+        let keys = vec![self.keys.workers(), self.keys.ready()];
+        let args = vec![cutoff.to_string(), self.keys.prefix().to_owned()];
+        self.eval(REAP_DEAD_WORKERS, keys, args).await
     }
 
     /// Which of `task_ids` have no live delivery (queued, delayed or held).
@@ -601,22 +522,13 @@ impl JobQueue {
     /// the task, made ready at once. True when the dead entry was still
     /// there; `fresh` is enqueued either way (see the script).
     pub async fn requeue_dead(&self, dead_raw: &str, fresh: &Job) -> Result<bool, RedisError> {
-        let keys = [self.keys.dead(), self.keys.ready(), self.keys.live()];
-        let args = (
+        let keys = vec![self.keys.dead(), self.keys.ready(), self.keys.live()];
+        let args = vec![
             dead_raw.to_owned(),
             fresh.task_id.to_string(),
             fresh.encode(),
-        );
-        self.redis
-            .run(|mut c| async move {
-                Script::new(REQUEUE_DEAD)
-                    .key(&keys[..])
-                    .arg(args.0)
-                    .arg(args.1)
-                    .arg(args.2)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            })
+        ];
+        self.eval::<i64>(REQUEUE_DEAD, keys, args)
             .await
             .map(|removed| removed > 0)
     }
@@ -636,6 +548,22 @@ impl JobQueue {
             })
             .await
             .map(|removed| removed > 0)
+    }
+
+    /// Runs one of the scripts above, bounded like every other call. Keys
+    /// and arguments travel as strings, which is all Redis ever receives.
+    async fn eval<T: FromRedisValue>(
+        &self,
+        script: &'static str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<T, RedisError> {
+        self.redis
+            .run(|mut c| async move {
+                let script = Script::new(script);
+                script.key(keys).arg(args).invoke_async(&mut c).await
+            })
+            .await
     }
 }
 

@@ -5,16 +5,12 @@ use std::time::Duration;
 
 use opsbox_common::duration;
 
-pub use opsbox_common::config::{Secret, Track};
+pub use opsbox_common::config::{Secret, StackConfig, Track};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// Postgres connection URL.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Secret,
-    /// Redis connection URL.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Secret,
+    #[command(flatten)]
+    pub stack: StackConfig,
     /// Jobs executed at once (one consumer loop each).
     #[arg(long, env = "OPSBOX_WORKER_CONCURRENCY", default_value_t = default_concurrency(),
           value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -48,15 +44,6 @@ pub struct Config {
     /// released back to the queue.
     #[arg(long, env = "OPSBOX_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = duration::parse)]
     pub shutdown_timeout: Duration,
-    /// Version label of this deployment (metrics, traces).
-    #[arg(long, env = "OPSBOX_RELEASE", default_value = opsbox_common::BUILD_VERSION)]
-    pub release: String,
-    /// Deployment track, a label on every metric.
-    #[arg(long, env = "OPSBOX_TRACK", value_enum, default_value = "stable")]
-    pub track: Track,
-    /// Prefix of the Redis keys of the job queue (several stacks can share a Redis).
-    #[arg(long, env = "OPSBOX_QUEUE_PREFIX", default_value = "opsbox")]
-    pub queue_prefix: String,
 }
 
 fn default_concurrency() -> u16 {

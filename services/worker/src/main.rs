@@ -17,8 +17,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let _telemetry = telemetry::init(
         "opsbox-worker",
-        &cli.config.release,
-        cli.config.track.as_str(),
+        &cli.config.stack.release,
+        cli.config.stack.track.as_str(),
     )?;
     let app = Application::build(cli.config).await?;
     tracing::info!(addr = %app.metrics_addr()?, worker_id = app.worker_id(), "probes and metrics listening");

@@ -41,24 +41,24 @@ impl Application {
     /// still down) and binds the probe address (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = db::connect_lazy(
-            config.database_url.expose(),
+            config.stack.database_url.expose(),
             u32::from(config.concurrency) + SPARE_DB_CONNECTIONS,
         )
         .context("DATABASE_URL is not a usable Postgres URL")?;
-        let redis =
-            Redis::new(config.redis_url.expose()).context("REDIS_URL is not a usable Redis URL")?;
-        let queue = JobQueue::new(redis, QueueKeys::new(config.queue_prefix.clone()));
-        let metrics = WorkerMetrics::new(config.track.as_str(), &config.release)?;
+        let redis = Redis::new(config.stack.redis_url.expose())
+            .context("REDIS_URL is not a usable Redis URL")?;
+        let queue = JobQueue::new(redis, QueueKeys::new(config.stack.queue_prefix.clone()));
+        let metrics = WorkerMetrics::new(config.stack.track.as_str(), &config.stack.release)?;
         let listener = TcpListener::bind(config.metrics_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.metrics_addr))?;
         tracing::info!(
-            database_url = %db::redact_url(config.database_url.expose()),
-            redis_url = %db::redact_url(config.redis_url.expose()),
-            queue_prefix = %config.queue_prefix,
+            database_url = %db::redact_url(config.stack.database_url.expose()),
+            redis_url = %db::redact_url(config.stack.redis_url.expose()),
+            queue_prefix = %config.stack.queue_prefix,
             concurrency = config.concurrency,
-            release = %config.release,
-            track = config.track.as_str(),
+            release = %config.stack.release,
+            track = config.stack.track.as_str(),
             "worker configured"
         );
         Ok(Self {

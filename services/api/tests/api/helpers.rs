@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opsbox_api::config::{Config, Track};
+use opsbox_api::config::{Config, StackConfig, Track};
 use opsbox_api::startup::Application;
 use opsbox_common::db;
 use opsbox_common::queue::{JobQueue, QueueKeys};
@@ -29,12 +29,14 @@ pub struct TestApp {
 
 pub fn config(database_url: &str, redis_url: &str) -> Config {
     Config {
-        database_url: database_url.parse().expect("infallible"),
-        redis_url: redis_url.parse().expect("infallible"),
+        stack: StackConfig {
+            database_url: database_url.parse().expect("infallible"),
+            redis_url: redis_url.parse().expect("infallible"),
+            queue_prefix: format!("test-{}", uuid::Uuid::new_v4()),
+            release: "test".to_owned(),
+            track: Track::Stable,
+        },
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        release: "test".to_owned(),
-        track: Track::Stable,
-        queue_prefix: format!("test-{}", uuid::Uuid::new_v4()),
         db_max_connections: 8,
         shutdown_delay: Duration::ZERO,
         drain_timeout: Duration::from_secs(5),
@@ -78,7 +80,7 @@ pub async fn spawn_on(deps: Arc<Dependencies>, adjust: impl FnOnce(&mut Config))
 
     let mut config = config(&database_url, deps.redis_url());
     adjust(&mut config);
-    let keys = QueueKeys::new(config.queue_prefix.clone());
+    let keys = QueueKeys::new(config.stack.queue_prefix.clone());
     let app = Application::build(config).await.expect("build app");
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -100,12 +100,14 @@ async fn the_workers_span_joins_the_api_requests_trace_over_otlp() {
 
     let world = TestWorld::start().await;
     let config = opsbox_api::config::Config {
-        database_url: world.database_url.parse().expect("infallible"),
-        redis_url: world.deps.redis_url().parse().expect("infallible"),
+        stack: opsbox_api::config::StackConfig {
+            database_url: world.database_url.parse().expect("infallible"),
+            redis_url: world.deps.redis_url().parse().expect("infallible"),
+            queue_prefix: world.queue.keys().prefix().to_owned(),
+            release: "test".to_owned(),
+            track: opsbox_api::config::Track::Stable,
+        },
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        release: "test".to_owned(),
-        track: opsbox_api::config::Track::Stable,
-        queue_prefix: world.queue.keys().prefix().to_owned(),
         db_max_connections: 4,
         shutdown_delay: Duration::ZERO,
         drain_timeout: Duration::from_secs(1),

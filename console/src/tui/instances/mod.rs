@@ -223,15 +223,7 @@ impl View for InstancesView {
     fn render(&mut self, frame: &mut Frame<'_>, area: Rect) {
         let store = self.store.borrow();
         let theme = store.theme;
-        let Some((inner, status)) = panel::open(
-            frame,
-            area,
-            "Instances",
-            &store.status,
-            store.now,
-            theme,
-            "waiting for the environment…",
-        ) else {
+        let Some((inner, status)) = panel::open_status(frame, area, "Instances", &store) else {
             return;
         };
         let [filter_line, table_area] =

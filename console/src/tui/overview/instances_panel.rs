@@ -42,15 +42,7 @@ pub fn count(instances: &[InstanceStatus]) -> BTreeMap<&str, GroupCount> {
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     let theme = store.theme;
-    let Some((inner, status)) = panel::open(
-        frame,
-        area,
-        "Instances",
-        &store.status,
-        store.now,
-        theme,
-        "waiting for the environment…",
-    ) else {
+    let Some((inner, status)) = panel::open_status(frame, area, "Instances", store) else {
         return;
     };
     if status.instances.is_empty() {

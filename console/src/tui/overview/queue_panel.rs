@@ -10,15 +10,7 @@ use super::super::widgets::panel;
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     let theme = store.theme;
-    let Some((inner, status)) = panel::open(
-        frame,
-        area,
-        "Queue · backlog",
-        &store.status,
-        store.now,
-        theme,
-        "waiting for the environment…",
-    ) else {
+    let Some((inner, status)) = panel::open_status(frame, area, "Queue · backlog", store) else {
         return;
     };
     let Some(depth) = status.queue else {

@@ -115,15 +115,7 @@ pub fn reason(rollout: &RolloutStatus, store: &Store) -> Line<'static> {
 
 pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
     let theme = store.theme;
-    let Some((inner, status)) = panel::open(
-        frame,
-        area,
-        "Rollout api",
-        &store.status,
-        store.now,
-        theme,
-        "waiting for the environment…",
-    ) else {
+    let Some((inner, status)) = panel::open_status(frame, area, "Rollout api", store) else {
         return;
     };
     let Some(rollout) = &status.rollout else {

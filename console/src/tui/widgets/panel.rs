@@ -7,7 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
+use crate::model::EnvironmentStatus;
+
 use super::super::feed::Feed;
+use super::super::store::Store;
 use super::super::text;
 use super::super::theme::Theme;
 
@@ -59,6 +62,25 @@ pub fn open<'f, T>(
             None
         }
     }
+}
+
+/// [`open`] for the many panels that draw the environment's status.
+pub fn open_status<'s>(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: &str,
+    store: &'s Store,
+) -> Option<(Rect, &'s EnvironmentStatus)> {
+    let waiting = "waiting for the environment…";
+    open(
+        frame,
+        area,
+        title,
+        &store.status,
+        store.now,
+        store.theme,
+        waiting,
+    )
 }
 
 /// What a panel shows when its source has never answered: the error if there is one,

@@ -22,7 +22,7 @@ use super::logs::{tailer, LogSource, TailerConfig};
 use super::queue::{collector as queue_collector, QueueReading};
 use super::stack::start_stack;
 use super::store::Store;
-use super::terminal::TerminalGuard;
+use super::terminal::{self, TerminalGuard, PANIC_AFTER_DRAW_ENV};
 use super::theme::Theme;
 use crate::env::local::StateDir;
 
@@ -85,6 +85,7 @@ async fn console(options: ConsoleOptions) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
     let keys_stop = Arc::new(AtomicBool::new(false));
     let mut keys = spawn_key_reader(keys_stop.clone());
+    let panic_after_draw = terminal::panic_after_draw_requested();
     let mut guard = TerminalGuard::enter()?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -98,6 +99,9 @@ async fn console(options: ConsoleOptions) -> anyhow::Result<()> {
             }
             dirty = false;
             last_draw = Instant::now();
+            if panic_after_draw {
+                panic!("{PANIC_AFTER_DRAW_ENV} is set: the console panics on purpose");
+            }
         }
         let frame_due = tokio::time::sleep(MIN_FRAME.saturating_sub(last_draw.elapsed()));
         tokio::select! {

@@ -72,3 +72,12 @@ pub fn install_panic_hook() {
         }));
     });
 }
+
+/// Fault injection for the end-to-end test of the panic path: with this variable set,
+/// a debug build of the console panics on purpose once it has drawn its first frame.
+pub const PANIC_AFTER_DRAW_ENV: &str = "OPSBOX_DEBUG_PANIC_AFTER_DRAW";
+
+/// Whether this run was asked to panic after its first frame (never in release builds).
+pub fn panic_after_draw_requested() -> bool {
+    cfg!(debug_assertions) && std::env::var_os(PANIC_AFTER_DRAW_ENV).is_some()
+}

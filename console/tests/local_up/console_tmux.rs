@@ -306,6 +306,35 @@ async fn the_console_shows_the_environment_acts_on_it_and_gives_the_terminal_bac
     let _ = load.kill().await;
 }
 
+#[tokio::test]
+async fn a_panic_gives_the_terminal_back_before_its_message_is_printed() {
+    // No environment is needed: with none running the console draws its offer to
+    // start one, and the debug build's fault injection panics after that frame.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (tty_before, tty_after) = (dir.path().join("before"), dir.path().join("after"));
+    let tmux = Tmux::start(&repository_root());
+    tmux.type_text(&format!(
+        "stty -g > {} && OPSBOX_DEBUG_PANIC_AFTER_DRAW=1 OPSBOX_STATE_DIR={} {}; echo exit=$?",
+        tty_before.display(),
+        dir.path().join("state").display(),
+        opsbox_exe().display()
+    ));
+    tmux.press("Enter");
+    let screen = tmux
+        .wait_for("the console to panic and exit", |screen| {
+            screen.contains("exit=101")
+        })
+        .await;
+    // Printed while the alternate screen was still on, the message would have
+    // vanished with it; on the restored screen it stays readable.
+    assert!(
+        screen.contains("the console panics on purpose"),
+        "the panic message is on the restored screen:\n{screen}"
+    );
+    let before = std::fs::read_to_string(&tty_before).expect("tty settings before");
+    terminal_is_back(&tmux, &tty_after, &before, "a panic").await;
+}
+
 /// How the console is asked to stop.
 enum Exit {
     Key(&'static str),

@@ -32,9 +32,13 @@ main() {
   "$bin/opsbox" up --port "$port"
   trap finish EXIT INT TERM
   # Ten requests a second through the router (create, run, read; every task
-  # kind), so that the queue, the retries and the dead letter have something
-  # to show. It ends by itself after a day, or when the demo quits.
-  "$bin/opsbox" load --rps 10 --for 24h --quiet >/dev/null 2>&1 &
+  # kind). A healthy baseline: about 0.2% of jobs fail (one `fail` task in a
+  # thousand, 1% of the `flaky` ones), which keeps jobs-success (99.5%)
+  # burning near 0.4x, so a drill or a bad canary is what makes an alert fire;
+  # the retries and a dead letter now and then still show. It ends by itself
+  # after a day, or when the demo quits.
+  "$bin/opsbox" load --rps 10 --for 24h --kinds io=800,cpu=100,flaky=99,fail=1 \
+    --quiet >/dev/null 2>&1 &
   load_pid=$!
   if [[ -t 0 && -t 1 ]]; then
     # The console: q quits (and then the load and, unless KEEP=1, the stack stop).

@@ -34,12 +34,13 @@ impl TaskRequest {
 }
 
 /// The payload each kind gets: short enough that the workers keep up with a demo's
-/// load, `flaky` failing often enough that retries show.
+/// load. A `flaky` task always fails its first attempt, so retries show, and then
+/// fails with p = 0.1: with the worker's three attempts, 1% of them end FAILED.
 pub(super) fn payload(kind: TaskKind) -> Value {
     match kind {
         TaskKind::Io => json!({ "ms": 100 }),
         TaskKind::Cpu => json!({ "iterations": 100_000 }),
-        TaskKind::Flaky => json!({ "p": 0.5 }),
+        TaskKind::Flaky => json!({ "fail_first": 1, "p": 0.1 }),
         TaskKind::Fail => json!({}),
     }
 }

@@ -8,11 +8,19 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// One set of faults: what a task request suffers.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct FaultState {
+struct Fault {
     error_rate: f64,
     latency: Duration,
-    expires_at: Option<Instant>,
+}
+
+/// The instance's own faults (set at start, part of its release: a bad canary stays
+/// bad) and, over them, a temporary one that ends by itself (a chaos drill's).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct FaultState {
+    baseline: Fault,
+    temporary: Option<(Fault, Instant)>,
 }
 
 /// The faults in force; cheap to consult on every request.
@@ -32,8 +40,9 @@ pub struct FaultSettings {
     #[schema(maximum = 60000)]
     #[serde(deserialize_with = "whole_number")]
     pub latency_ms: u64,
-    /// On write: revert to no faults after this many seconds (at most a day).
-    /// On read: seconds left.
+    /// On write: these faults end after this many seconds (at most a day) and the
+    /// instance's own (those it started with) apply again; without it they replace
+    /// the instance's own. On read: seconds left of a temporary fault.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -80,48 +89,62 @@ impl Faults {
         faults
     }
 
+    /// With a duration: a temporary fault over the instance's own. Without: the
+    /// instance's own faults from now on.
     pub fn set(&self, settings: FaultSettings) {
-        let state = FaultState {
+        let fault = Fault {
             error_rate: settings.error_rate.clamp(0.0, 1.0),
             latency: Duration::from_millis(settings.latency_ms),
-            expires_at: settings
-                .duration_secs
-                .map(|s| Instant::now() + Duration::from_secs(s)),
         };
-        *self.lock() = state;
+        let mut state = self.lock();
+        match settings.duration_secs {
+            Some(secs) => {
+                state.temporary = Some((fault, Instant::now() + Duration::from_secs(secs)));
+            }
+            None => {
+                *state = FaultState {
+                    baseline: fault,
+                    temporary: None,
+                }
+            }
+        }
     }
 
+    /// No faults at all, the instance's own included.
     pub fn clear(&self) {
         *self.lock() = FaultState::default();
     }
 
     pub fn current(&self) -> FaultSettings {
-        let state = self.active();
+        let (fault, expires_at) = self.active();
         FaultSettings {
-            error_rate: state.error_rate,
-            latency_ms: u64::try_from(state.latency.as_millis()).unwrap_or(u64::MAX),
-            duration_secs: state
-                .expires_at
+            error_rate: fault.error_rate,
+            latency_ms: u64::try_from(fault.latency.as_millis()).unwrap_or(u64::MAX),
+            duration_secs: expires_at
                 .map(|at| at.saturating_duration_since(Instant::now()).as_secs()),
         }
     }
 
     /// Draws the fault for one request.
     pub fn draw(&self) -> Injection {
-        let state = self.active();
-        let fail = state.error_rate > 0.0 && rand::random::<f64>() < state.error_rate;
+        let (fault, _) = self.active();
+        let fail = fault.error_rate > 0.0 && rand::random::<f64>() < fault.error_rate;
         Injection {
-            delay: state.latency,
+            delay: fault.latency,
             fail,
         }
     }
 
-    fn active(&self) -> FaultState {
+    /// The fault in force and when it ends, dropping a temporary one whose time is up.
+    fn active(&self) -> (Fault, Option<Instant>) {
         let mut state = self.lock();
-        if state.expires_at.is_some_and(|at| Instant::now() >= at) {
-            *state = FaultState::default();
+        if state.temporary.is_some_and(|(_, at)| Instant::now() >= at) {
+            state.temporary = None;
         }
-        *state
+        match state.temporary {
+            Some((fault, at)) => (fault, Some(at)),
+            None => (state.baseline, None),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
@@ -192,5 +215,36 @@ mod tests {
         });
         assert!(faults.draw().fail);
         assert_eq!(faults.current().duration_secs, Some(59));
+    }
+
+    #[test]
+    fn a_temporary_fault_ends_on_the_instances_own_faults() {
+        let faults = Faults::new(0.3, 0);
+        faults.set(FaultSettings {
+            error_rate: 1.0,
+            latency_ms: 200,
+            duration_secs: Some(60),
+        });
+        assert_eq!(faults.current().error_rate, 1.0);
+        faults.set(FaultSettings {
+            error_rate: 0.0,
+            latency_ms: 0,
+            duration_secs: Some(0),
+        });
+        let own = faults.current();
+        assert_eq!(
+            (own.error_rate, own.latency_ms, own.duration_secs),
+            (0.3, 0, None)
+        );
+
+        faults.set(FaultSettings {
+            error_rate: 0.1,
+            latency_ms: 5,
+            duration_secs: None,
+        });
+        assert_eq!(faults.current().error_rate, 0.1);
+        faults.clear();
+        assert_eq!(faults.current().error_rate, 0.0);
+        assert!(!faults.draw().fail);
     }
 }

@@ -434,19 +434,7 @@ impl JobQueue {
 
     /// The newest `limit` dead-lettered jobs.
     pub async fn dead_jobs(&self, limit: usize) -> Result<Vec<Job>, RedisError> {
-        let dead = self.keys.dead();
-        let stop = i64::try_from(limit).unwrap_or(i64::MAX).saturating_sub(1);
-        let raw: Vec<String> = self
-            .redis
-            .run(|mut c| async move {
-                redis::cmd("LRANGE")
-                    .arg(dead)
-                    .arg(0)
-                    .arg(stop)
-                    .query_async(&mut c)
-                    .await
-            })
-            .await?;
+        let raw = self.dead_entries(limit).await?;
         Ok(raw.iter().filter_map(|r| Job::decode(r).ok()).collect())
     }
 

@@ -1,11 +1,9 @@
 //! SLO status from the embedded engine: its evaluation, plus the value over the
 //! covered part of each window longer than the history the store holds.
 
+use super::slo_summary;
 use crate::env::Track;
-use crate::model::slo::{
-    budget_exhaustion, AlertLevel, Measured, SloScope, SloSummary, WindowReport,
-    CURRENT_BURN_WINDOW_SECS,
-};
+use crate::model::slo::{AlertLevel, Measured, SloScope, SloSummary, WindowReport};
 use crate::slo::engine::{AlertState, Reading, SloEngine, SloStatus, TrackScope, UnixMillis};
 use crate::slo::Slo;
 
@@ -62,37 +60,18 @@ fn summary(slo: &Slo, status: &SloStatus, covered_ratio: Option<f64>) -> SloSumm
             burn_rate: measured(window.burn_rate, covered_ratio.map(|ratio| ratio / budget)),
         })
         .collect();
-    let current_burn = windows
-        .iter()
-        .find(|window| window.window_secs == CURRENT_BURN_WINDOW_SECS)
-        .map_or(Measured::NoTraffic, |window| window.burn_rate);
     let error_budget_remaining = measured(
         status.error_budget_remaining,
         covered_ratio.map(|ratio| 1.0 - ratio / budget),
     );
-    SloSummary {
-        name: slo.name.clone(),
-        service: slo.service.clone(),
-        objective_percent: slo.objective,
-        period: slo.period.to_string(),
-        period_secs: slo.period.seconds(),
-        error_budget: budget,
-        runbook: slo.runbook.clone(),
-        sli: measured(status.sli, covered_ratio.map(|ratio| 1.0 - ratio)),
-        budget_exhaustion: budget_exhaustion(
-            error_budget_remaining,
-            current_burn,
-            slo.period.seconds(),
-        ),
-        error_budget_remaining,
-        windows,
-        alert: match status.alert {
-            AlertState::Page => AlertLevel::Page,
-            AlertState::Ticket => AlertLevel::Ticket,
-            AlertState::None => AlertLevel::None,
-            AlertState::Undetermined => AlertLevel::Undetermined,
-        },
-    }
+    let sli = measured(status.sli, covered_ratio.map(|ratio| 1.0 - ratio));
+    let alert = match status.alert {
+        AlertState::Page => AlertLevel::Page,
+        AlertState::Ticket => AlertLevel::Ticket,
+        AlertState::None => AlertLevel::None,
+        AlertState::Undetermined => AlertLevel::Undetermined,
+    };
+    slo_summary(slo, windows, sli, error_budget_remaining, alert)
 }
 
 /// `+ 0.0` turns the engine's `-0.0` (an empty sum of errors is `-0.0` in Rust) into

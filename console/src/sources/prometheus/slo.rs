@@ -14,11 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
+use super::super::slo_summary;
 use super::client::{PrometheusClient, PrometheusError};
-use crate::model::slo::{
-    budget_exhaustion, AlertLevel, Measured, SloScope, SloSummary, WindowReport,
-    CURRENT_BURN_WINDOW_SECS,
-};
+use crate::model::slo::{AlertLevel, Measured, SloScope, SloSummary, WindowReport};
 use crate::slo::promql::{self, Scope};
 use crate::slo::rules::{
     error_events_record, sli_error_record, total_events_record, SHORTEST_WINDOW,
@@ -280,31 +278,11 @@ fn measured(ratio: Option<f64>, window_secs: u64, coverage_secs: Option<u64>) ->
 }
 
 fn summary(slo: &Slo, windows: Vec<WindowReport>, alert: AlertLevel) -> SloSummary {
-    let budget = slo.error_budget();
     let period_ratio = windows
         .last()
         .map_or(Measured::NoTraffic, |window| window.error_ratio);
-    let current_burn = windows
-        .iter()
-        .find(|window| window.window_secs == CURRENT_BURN_WINDOW_SECS)
-        .map_or(Measured::NoTraffic, |window| window.burn_rate);
+    let budget = slo.error_budget();
+    let sli = period_ratio.map(|ratio| 1.0 - ratio);
     let error_budget_remaining = period_ratio.map(|ratio| 1.0 - ratio / budget);
-    SloSummary {
-        name: slo.name.clone(),
-        service: slo.service.clone(),
-        objective_percent: slo.objective,
-        period: slo.period.to_string(),
-        period_secs: slo.period.seconds(),
-        error_budget: budget,
-        runbook: slo.runbook.clone(),
-        sli: period_ratio.map(|ratio| 1.0 - ratio),
-        budget_exhaustion: budget_exhaustion(
-            error_budget_remaining,
-            current_burn,
-            slo.period.seconds(),
-        ),
-        error_budget_remaining,
-        windows,
-        alert,
-    }
+    slo_summary(slo, windows, sli, error_budget_remaining, alert)
 }

@@ -8,7 +8,7 @@ STATE_DIR ?= .opsbox
 TEST_DEPS_DIR ?= target/test-deps
 HARNESS := target/debug/opsbox-harness
 
-.PHONY: help deps build test test-rust check-rules run demo fmt lint bench fuzz-api clean
+.PHONY: help deps build test test-rust cluster-tools check-rules run demo fmt lint bench fuzz-api clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,7 +21,11 @@ build: ## Build every crate
 
 test: ## Install what is missing, start private Postgres + Redis, run every test
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory test-rust check-rules
+	@$(MAKE) --no-print-directory cluster-tools test-rust check-rules
+
+cluster-tools: ## Build the cluster tier (etcd, kube-apiserver, kwok, Argo Rollouts...) from Go modules, if Go is here
+	@if command -v go >/dev/null 2>&1; then scripts/cluster-build.sh build; \
+	else echo "cluster-tools: Go is not on PATH; the cluster tier's tests will be skipped"; fi
 
 # Builds the binaries the tests start (opsbox, api, worker, harness); nextest
 # builds the tests themselves. Benches and examples are left to `make bench` and

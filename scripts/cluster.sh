@@ -15,7 +15,8 @@
 #   build   scripts/cluster-build.sh build
 #
 # State directory: --state-dir, else $OPSBOX_CLUSTER_STATE, else
-# target/cluster/state. Binaries: $OPSBOX_CLUSTER_DIR/bin (default target/cluster/bin).
+# target/cluster/state. Binaries: $OPSBOX_CLUSTER_DIR/bin (default
+# target/cluster/bin); OPSBOX_CLUSTER_SKIP_BUILD=1 uses them as they are.
 set -euo pipefail
 
 usage() {
@@ -301,23 +302,11 @@ EOF
   kubectl_admin apply --server-side -f "$STATE/data/crds/argo-rollouts" -f "$STATE/data/crds/keda" >/dev/null
 }
 
-# kwok's configuration: its options, its default stages (from its module) and
-# ClusterLogs serving every container's log from one file.
+# kwok's configuration (its options are flags): its default stages (from its
+# module) and ClusterLogs serving every container's log from one file.
 kwok_config() {
   local f
   cat <<EOF
-apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokConfiguration
-options:
-  cidr: $POD_CIDR
-  nodeIP: 127.0.0.1
-  nodePort: $KWOK_PORT
-  serverAddress: 127.0.0.1:$KWOK_PORT
-  tlsCertFile: $STATE/pki/kwok-serving.crt
-  tlsPrivateKeyFile: $STATE/pki/kwok-serving.key
-  manageAllNodes: true
-  nodeLeaseDurationSeconds: 40
----
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
 metadata: {name: opsbox-logs}
@@ -396,7 +385,9 @@ up() {
     log "stopping what is left of it"
     down
   fi
-  OPSBOX_CLUSTER_DIR=$OUT "$ROOT/scripts/cluster-build.sh" build
+  if [[ "${OPSBOX_CLUSTER_SKIP_BUILD:-0}" != 1 ]]; then
+    OPSBOX_CLUSTER_DIR=$OUT "$ROOT/scripts/cluster-build.sh" build
+  fi
   command -v openssl >/dev/null || die "openssl is needed (apt-get install openssl)"
   command -v ss >/dev/null || die "ss is needed (apt-get install iproute2)"
 
@@ -455,7 +446,10 @@ up() {
     --leader-elect=false --secure-port 0 --bind-address 127.0.0.1 --profiling=false
   bootstrap_objects
   kwok_config >"$STATE/kwok.yaml"
-  start kwok "$BIN/kwok" --kubeconfig "$STATE/kubeconfig/kwok" --config "$STATE/kwok.yaml"
+  start kwok "$BIN/kwok" --kubeconfig "$STATE/kubeconfig/kwok" --config "$STATE/kwok.yaml" \
+    --manage-all-nodes --cidr "$POD_CIDR" --node-ip 127.0.0.1 --node-port "$KWOK_PORT" \
+    --server-address "127.0.0.1:$KWOK_PORT" --node-lease-duration-seconds 40 \
+    --tls-cert-file "$pki/kwok-serving.crt" --tls-private-key-file "$pki/kwok-serving.key"
   kubectl_admin wait --for condition=established --timeout "${READY_TIMEOUT}s" \
     crd/rollouts.argoproj.io crd/analysisruns.argoproj.io crd/analysistemplates.argoproj.io \
     crd/clusteranalysistemplates.argoproj.io crd/experiments.argoproj.io >/dev/null

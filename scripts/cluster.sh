@@ -349,6 +349,12 @@ nodes_ready() {
   ((ready == ${#NODES[@]}))
 }
 
+crds_established() {
+  local established
+  established=$(kubectl_admin get crd -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Established")].status}{"\n"}{end}' | grep -c '^True$' || true)
+  ((established > 0 && established == $(find "$STATE/data/crds" -name '*.yaml' | wc -l)))
+}
+
 default_sa() { kubectl_admin -n "$APP_NAMESPACE" get serviceaccount default; }
 
 # ---- commands -------------------------------------------------------------
@@ -367,6 +373,12 @@ export OPSBOX_CLUSTER_POD_LOG=$STATE/pod.log
 export OPSBOX_CLUSTER_API=https://127.0.0.1:$API_PORT
 export PATH=$BIN:\$PATH
 EOF
+}
+
+# An `up` that did not finish stops what it started.
+abort_up() {
+  log "start failed; stopping what was started (logs in $STATE/logs)"
+  down
 }
 
 all_alive() {
@@ -395,8 +407,11 @@ up() {
   rm -rf "$STATE"
   mkdir -p "$STATE"/{run,logs,etcd}
   cp -r "$DATA" "$STATE/data"
-  printf '%s\n' "opsbox pod log: line 1" "opsbox pod log: line 2" >"$STATE/pod.log"
-  trap 'log "start failed; stopping what was started"; down' ERR
+  # CRI log format (time, stream, P/F tag, message): what kwok serves as the
+  # containers' logs; `kubectl logs` returns the messages.
+  printf '%s\n' "2026-01-01T00:00:00.000000000Z stdout F opsbox pod log: line 1" \
+    "2026-01-01T00:00:01.000000000Z stderr F opsbox pod log: line 2" >"$STATE/pod.log"
+  trap 'abort_up' EXIT
 
   ETCD_PORT=$(free_port)
   ETCD_PEER_PORT=$(free_port)
@@ -450,16 +465,14 @@ up() {
     --manage-all-nodes --cidr "$POD_CIDR" --node-ip 127.0.0.1 --node-port "$KWOK_PORT" \
     --server-address "127.0.0.1:$KWOK_PORT" --node-lease-duration-seconds 40 \
     --tls-cert-file "$pki/kwok-serving.crt" --tls-private-key-file "$pki/kwok-serving.key"
-  kubectl_admin wait --for condition=established --timeout "${READY_TIMEOUT}s" \
-    crd/rollouts.argoproj.io crd/analysisruns.argoproj.io crd/analysistemplates.argoproj.io \
-    crd/clusteranalysistemplates.argoproj.io crd/experiments.argoproj.io >/dev/null
+  wait_for "the CRDs to be established" crds_established
   start rollouts-controller env POD_NAMESPACE=argo-rollouts "$BIN/rollouts-controller" \
     --kubeconfig "$STATE/kubeconfig/rollouts-controller" --leader-elect=false \
     --metricsPort "$ROLLOUTS_METRICS_PORT" --healthzPort "$ROLLOUTS_HEALTH_PORT"
   wait_for "nodes Ready" nodes_ready
   wait_for "the default service account of $APP_NAMESPACE" default_sa
   wait_for "the Rollouts controller /healthz" http_ok "$ROLLOUTS_HEALTH_PORT" /healthz
-  trap - ERR
+  trap - EXIT
   echo "$((SECONDS - start))" >"$STATE/up-seconds"
   log "up in $((SECONDS - start)) s: API https://127.0.0.1:$API_PORT, state $STATE"
   log "use it: eval \"\$($0 --state-dir $STATE env)\"; kubectl get nodes"

@@ -359,7 +359,14 @@ fn canary_rollout_pauses_promotes_and_aborts(cluster: &Cluster) -> Result<()> {
 }
 
 fn kubectl_logs_come_from_the_configured_file(cluster: &Cluster) -> Result<()> {
-    let expected = std::fs::read_to_string(cluster.env("OPSBOX_CLUSTER_POD_LOG")?)?;
+    // The file is in the CRI log format: time, stream, tag, message.
+    let file = std::fs::read_to_string(cluster.env("OPSBOX_CLUSTER_POD_LOG")?)?;
+    let expected: String = file
+        .lines()
+        .filter_map(|l| l.splitn(4, ' ').nth(3))
+        .map(|m| format!("{m}\n"))
+        .collect();
+    ensure!(!expected.is_empty(), "no log lines in {file:?}");
     let pods = cluster.json(
         User::Viewer,
         &["get", "pods", "-l", &format!("app={ROLLOUT}")],

@@ -17,7 +17,6 @@ use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use criterion::Criterion;
-use opsbox::env::Track;
 use opsbox::model::slo::{
     AlertLevel, Exhaustion, Measured, SloReport, SloScope, SloSource, SloSummary, SourceChoice,
     WindowReport,
@@ -26,10 +25,11 @@ use opsbox::model::{
     EnvironmentPhase, EnvironmentStatus, InstanceState, InstanceStatus, QueueStatus, RouterStatus,
 };
 use opsbox::tui::app::App;
-use opsbox::tui::logs::{LineSource, LogLine, TailBatch, DEFAULT_MAX_TEXT_BYTES};
+use opsbox::tui::logs::{LineSource, LogBatch, LogLine, DEFAULT_MAX_TEXT_BYTES};
 use opsbox::tui::nav::ViewId;
 use opsbox::tui::store::Store;
 use opsbox::tui::theme::Theme;
+use opsbox_common::config::Track;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -187,7 +187,7 @@ fn app() -> App {
     store.accept_status(Ok(status()), now);
     store.now = now;
     let mut app = App::new(store.shared());
-    app.ingest_logs(TailBatch {
+    app.ingest_logs(LogBatch {
         lines: log_lines(),
         errors: Vec::new(),
     });

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use opsbox::env::local::router::{Router, RouterConfig, UpstreamTarget};
-use opsbox::env::Track;
+use opsbox_common::config::Track;
 use tokio::net::TcpListener;
 
 struct Options {

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::env::connect::Unavailable;
 use crate::env::local::daemon::{self, DaemonConfig, MAX_REPLICAS};
-use crate::env::local::StateDir;
+use crate::env::EnvArgs;
 use crate::slo::{generate, SloSpec};
 
 mod audit;
@@ -19,15 +20,16 @@ mod queue;
 mod rollout;
 mod rollout_view;
 mod slo;
+mod status;
 mod status_table;
 
 #[derive(Debug, Parser)]
 #[command(name = "opsbox", version, about = "Operator console for OpsBox")]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// Where the local environment keeps its state [default: ./.opsbox].
-    #[arg(long, global = true, env = "OPSBOX_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
+    /// Which environment, and where: `--env`, `--state-dir`, `--context`, ...
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// Without a subcommand, `opsbox` opens the console.
     #[command(flatten)]
     pub console: console::ConsoleArgs,
@@ -114,31 +116,40 @@ pub struct RulesArgs {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let env = &cli.env;
     let Some(command) = cli.command else {
-        return console::run(&state_dir(cli.state_dir.as_deref())?, &cli.console);
+        return console::run(env, &cli.console);
     };
     match command {
         Command::Slo(slo::SloArgs {
             command: Some(SloCommand::Rules(args)),
             ..
         }) => slo_rules(&args),
-        Command::Slo(args) => slo::status(&state_dir(cli.state_dir.as_deref())?, &args.status),
-        Command::Up(args) => local::up(&state_dir(cli.state_dir.as_deref())?, &args),
-        Command::Status(args) => local::status(&state_dir(cli.state_dir.as_deref())?, &args),
-        Command::Rollout(command) => rollout::run(&state_dir(cli.state_dir.as_deref())?, &command),
-        Command::Audit(args) => audit::run(&state_dir(cli.state_dir.as_deref())?, &args),
-        Command::Down => local::down(&state_dir(cli.state_dir.as_deref())?),
-        Command::Chaos(command) => chaos::run(&state_dir(cli.state_dir.as_deref())?, &command),
-        Command::Drill(command) => drill::run(&state_dir(cli.state_dir.as_deref())?, &command),
-        Command::Load(args) => load::load(&state_dir(cli.state_dir.as_deref())?, &args),
-        Command::Queue(args) => queue::run(&state_dir(cli.state_dir.as_deref())?, &args),
+        Command::Slo(args) => slo::status(&env.connect()?, &args.status),
+        Command::Up(args) => local::up(&env.local_state_dir()?, &args),
+        Command::Status(args) => status::run(&env.connect()?, &args),
+        Command::Rollout(command) => rollout::run(&env.connect()?, &command),
+        Command::Audit(args) => audit::run(&env.open(false)?, &args),
+        Command::Down => local::down(&env.local_state_dir()?),
+        Command::Chaos(command) => chaos::run(env, &command),
+        Command::Drill(command) => drill::run(env, &command),
+        Command::Load(args) => load::load(env, &args),
+        Command::Queue(args) => queue::run(&env.connect()?, &args),
         Command::Daemon(args) => daemon::run(DaemonConfig {
-            state_dir: state_dir(cli.state_dir.as_deref())?,
+            state_dir: env.local_state_dir()?,
             api_replicas: args.up.api_replicas,
             workers: args.up.workers,
             port: args.up.port,
         }),
     }
+}
+
+/// A current-thread runtime for one verb.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// A failure with an exit code of its own; every other error exits 1.
@@ -151,11 +162,10 @@ pub struct ExitWith {
 
 /// The exit code for a command that failed with `error`.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<Unavailable>().is_some() {
+        return 2;
+    }
     error.downcast_ref::<ExitWith>().map_or(1, |exit| exit.code)
-}
-
-fn state_dir(dir: Option<&std::path::Path>) -> anyhow::Result<StateDir> {
-    StateDir::resolve(dir)
 }
 
 fn slo_rules(args: &RulesArgs) -> anyhow::Result<()> {
@@ -273,8 +283,8 @@ mod tests {
         let cli = Cli::try_parse_from(["opsbox"]).expect("parses");
         assert!(cli.command.is_none());
         assert_eq!(
-            (cli.console.environment.as_str(), cli.console.read_only),
-            ("local", false)
+            (cli.env.kind, cli.console.read_only),
+            (crate::env::EnvKind::Local, false)
         );
         let cli = Cli::try_parse_from([
             "opsbox",
@@ -286,12 +296,30 @@ mod tests {
         ])
         .expect("parses");
         assert!(cli.console.read_only && cli.command.is_none());
-        assert_eq!(cli.state_dir, Some(PathBuf::from("/tmp/s")));
+        assert_eq!(cli.env.state_dir, Some(PathBuf::from("/tmp/s")));
         let cli =
             Cli::try_parse_from(["opsbox", "status", "--state-dir", "/tmp/s"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Status(_))));
+        // Kubernetes parses (its flags are reserved); opening it is what fails, with exit 2.
+        let cli = Cli::try_parse_from([
+            "opsbox",
+            "--env",
+            "kubernetes",
+            "--context",
+            "kind",
+            "--namespace",
+            "opsbox",
+        ])
+        .expect("parses");
+        assert_eq!(cli.env.kind, crate::env::EnvKind::Kubernetes);
+        let error = run(cli).expect_err("not available yet");
+        assert_eq!(exit_code(&error), 2);
+        assert!(
+            format!("{error:#}").contains("not available yet"),
+            "{error:#}"
+        );
         for bad in [
-            &["opsbox", "--env", "kubernetes"][..],
+            &["opsbox", "--env", "cloud"][..],
             &["opsbox", "--read-only", "status"],
             &["opsbox", "--bogus"],
         ] {

@@ -7,6 +7,7 @@ pub mod drill;
 pub mod env;
 pub mod load;
 pub mod model;
+pub mod operations;
 pub mod slo;
 pub mod sources;
 pub mod tui;

@@ -10,12 +10,11 @@
 #[path = "local_up/harness.rs"]
 mod harness;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use opsbox::audit::{AuditLog, Outcome};
-use opsbox::env::local::StateDir;
-use opsbox::tui::collect::{self, Connector, Update};
+use opsbox::audit::Outcome;
+use opsbox::env::{EnvArgs, Environment};
+use opsbox::tui::collect::{self, Update};
 use opsbox::tui::effects::perform_and_audit;
 use opsbox::tui::view::Action;
 use tokio::sync::mpsc;
@@ -54,11 +53,16 @@ fn pid_of(env_status: &opsbox::model::EnvironmentStatus, name: &str) -> Option<u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_collects_acts_and_audits_against_a_real_environment() {
     let env = LocalEnv::new().await;
-    let state = StateDir::resolve(Some(env.root())).expect("state dir");
-    let connector = Arc::new(Connector::new(state.clone()));
+    // The environment through the one door the CLI and the console use.
+    let environment = EnvArgs {
+        state_dir: Some(env.root().to_path_buf()),
+        ..EnvArgs::default()
+    }
+    .open(false)
+    .expect("the local environment opens before it runs");
     let stop = CancellationToken::new();
     let (sender, mut updates) = mpsc::channel(collect::UPDATE_QUEUE);
-    collect::spawn_all(connector.clone(), sender, stop.clone());
+    collect::spawn_all(&environment, sender, stop.clone());
 
     // Nothing runs yet: said as such, with where the console looked.
     let Update::NotRunning(message) = next_matching(&mut updates, "not-running report", |u| {
@@ -94,7 +98,7 @@ async fn console_collects_acts_and_audits_against_a_real_environment() {
     // A graceful restart: a new process, not counted as a crash restart.
     let restarted = perform_and_audit(
         &Action::RestartInstance("api-1".to_owned()),
-        &connector,
+        &environment,
         stop.clone(),
     )
     .await
@@ -112,7 +116,7 @@ async fn console_collects_acts_and_audits_against_a_real_environment() {
     let worker_pid = pid_of(&env.status().await, "worker-1").expect("worker-1 runs");
     let killed = perform_and_audit(
         &Action::KillInstance("worker-1".to_owned()),
-        &connector,
+        &environment,
         stop.clone(),
     )
     .await
@@ -132,19 +136,21 @@ async fn console_collects_acts_and_audits_against_a_real_environment() {
     // Refusals come back with the daemon's words.
     let unknown = perform_and_audit(
         &Action::RestartInstance("api-9".to_owned()),
-        &connector,
+        &environment,
         stop.clone(),
     )
     .await
     .expect_err("no such instance");
     assert!(unknown.contains("no instance named \"api-9\""), "{unknown}");
-    let promote = perform_and_audit(&Action::Promote, &connector, stop.clone())
+    let promote = perform_and_audit(&Action::Promote, &environment, stop.clone())
         .await
         .expect_err("nothing to promote");
     assert!(!promote.is_empty());
 
     // Every action is in the audit log, by the console, with its outcome.
-    let entries = AuditLog::new(state.audit_log())
+    let entries = environment
+        .records()
+        .audit_log()
         .read_recent(100)
         .expect("audit log")
         .entries;
@@ -175,7 +181,7 @@ async fn console_collects_acts_and_audits_against_a_real_environment() {
         matches!(u, Update::NotRunning(_))
     })
     .await;
-    let refused = perform_and_audit(&Action::Abort, &connector, stop.clone())
+    let refused = perform_and_audit(&Action::Abort, &environment, stop.clone())
         .await
         .expect_err("nothing runs");
     assert!(

@@ -5,15 +5,13 @@
 //! Every primitive that lasts ends by itself where it runs (the daemon's timer, the API's
 //! own fault expiry), so an interrupted `opsbox` never leaves anything broken behind.
 
-mod client;
-
 use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// The longest outage or fault one request may ask for: long enough for any drill, short
 /// enough that a forgotten one ends within a coffee break.
@@ -68,13 +66,15 @@ pub struct KillRequest {
     pub track: Option<Track>,
 }
 
-/// The answer to a kill: which process got SIGKILL.
+/// The answer to a kill: which instance was killed with no grace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Killed {
     pub instance: String,
     pub workload: String,
     pub track: Track,
-    pub pid: u32,
+    /// The process that got SIGKILL (local); a pod has none to show.
+    #[serde(default)]
+    pub pid: Option<u32>,
     pub at: DateTime<Utc>,
 }
 

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use clap::Args;
 
-use crate::audit::{AuditEntry, AuditLog, Outcome, MAX_ENTRIES_READ};
-use crate::env::local::StateDir;
+use crate::audit::{AuditEntry, Outcome, MAX_ENTRIES_READ};
+use crate::env::{AnyEnvironment, Environment};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -17,8 +17,8 @@ pub struct AuditArgs {
     pub limit: u64,
 }
 
-pub fn run(state: &StateDir, args: &AuditArgs) -> anyhow::Result<()> {
-    let log = AuditLog::new(state.audit_log());
+pub fn run(environment: &AnyEnvironment, args: &AuditArgs) -> anyhow::Result<()> {
+    let log = environment.records().audit_log();
     let limit = usize::try_from(args.limit).unwrap_or(MAX_ENTRIES_READ);
     let read = log.read_recent(limit)?;
     if args.json {

@@ -10,14 +10,15 @@ use chrono::{DateTime, Local, Utc};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::local::{connect, runtime};
-use crate::audit::{AuditEntry, AuditLog, Outcome};
+use opsbox_common::config::Track;
+
+use super::runtime;
 use crate::chaos::{
     check_duration, humanize, ChaosStatus, Dependency, FaultReport, FaultRequest, KillRequest,
     Killed, Outage, OutageMode, OutageRequest,
 };
-use crate::env::local::{ControlClient, StateDir};
-use crate::env::Track;
+use crate::env::{AnyEnvironment, EnvArgs, Environment};
+use crate::operations::{Operation, Performed, Via};
 
 /// How often `outage --wait` looks whether the dependency is back.
 const WAIT_POLL: Duration = Duration::from_millis(250);
@@ -102,68 +103,55 @@ fn chaos_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-pub fn run(state: &StateDir, command: &ChaosCommand) -> anyhow::Result<()> {
+pub fn run(env: &EnvArgs, command: &ChaosCommand) -> anyhow::Result<()> {
+    // Opened, not connected: a request is checked before the environment is asked, and
+    // a refusal because nothing runs is audited like any other outcome.
+    let environment = env.open(false)?;
     match command {
-        ChaosCommand::Kill(args) => kill(state, args),
-        ChaosCommand::Outage(args) => outage(state, args),
-        ChaosCommand::Fault(args) => fault(state, args),
-        ChaosCommand::List(args) => list(state, args),
+        ChaosCommand::Kill(args) => kill(&environment, args),
+        ChaosCommand::Outage(args) => outage(&environment, args),
+        ChaosCommand::Fault(args) => fault(&environment, args),
+        ChaosCommand::List(args) => list(&environment, args),
     }
 }
 
-fn client(state: &StateDir) -> anyhow::Result<ControlClient> {
-    Ok(connect(state)?.client().clone())
+/// Performs and audits one chaos operation.
+fn perform(environment: &AnyEnvironment, operation: &Operation) -> anyhow::Result<Performed> {
+    runtime()?.block_on(operation.perform_and_record(environment, Via::Cli))
 }
 
-fn kill(state: &StateDir, args: &KillArgs) -> anyhow::Result<()> {
-    let request = KillRequest {
+fn kill(environment: &AnyEnvironment, args: &KillArgs) -> anyhow::Result<()> {
+    let operation = Operation::Kill(KillRequest {
         instance: args.name.clone(),
         workload: args.workload.clone(),
         track: args.track,
-    };
-    let target = args.name.clone().unwrap_or_else(|| {
-        let workload = args.workload.as_deref().unwrap_or("any workload");
-        match args.track {
-            Some(track) => format!("random {workload} on {track}"),
-            None => format!("random {workload}"),
-        }
     });
-    let result = client(state).and_then(|client| runtime()?.block_on(client.chaos_kill(&request)));
-    let target = result
-        .as_ref()
-        .map_or(target, |killed| killed.instance.clone());
-    audit(state, "chaos.kill", &target, &request, &result);
-    let killed = result?;
+    let Performed::Killed(killed) = perform(environment, &operation)? else {
+        anyhow::bail!("the environment did not answer with the instance it killed");
+    };
     print(args.json, &killed, || killed_line(&killed))
 }
 
 fn killed_line(killed: &Killed) -> String {
+    let pid = killed
+        .pid
+        .map_or_else(String::new, |pid| format!(", pid {pid}"));
     format!(
-        "killed {} ({} on {}, pid {}) with SIGKILL; the supervisor restarts it after its backoff \
+        "killed {} ({} on {}{pid}) with SIGKILL; the supervisor restarts it after its backoff \
          (watch `opsbox status`)\n",
-        killed.instance, killed.workload, killed.track, killed.pid
+        killed.instance, killed.workload, killed.track
     )
 }
 
-fn outage(state: &StateDir, args: &OutageArgs) -> anyhow::Result<()> {
-    let request = OutageRequest {
+fn outage(environment: &AnyEnvironment, args: &OutageArgs) -> anyhow::Result<()> {
+    let operation = Operation::Outage(OutageRequest {
         dependency: args.dependency,
         mode: args.mode,
         duration_ms: millis(args.duration),
-    };
-    let runtime = runtime()?;
-    let result = client(state).and_then(|client| {
-        let outage = runtime.block_on(client.chaos_outage(&request))?;
-        Ok((client, outage))
     });
-    audit(
-        state,
-        "chaos.outage",
-        args.dependency.as_str(),
-        &request,
-        &result,
-    );
-    let (client, outage) = result?;
+    let Performed::Outage(outage) = perform(environment, &operation)? else {
+        anyhow::bail!("the environment did not answer with the outage");
+    };
     if !args.json {
         print!("{}", outage_line(&outage));
     }
@@ -178,7 +166,7 @@ fn outage(state: &StateDir, args: &OutageArgs) -> anyhow::Result<()> {
             "waiting for it to come back (Ctrl-C stops waiting; the daemon restores it anyway)"
         );
     }
-    let ended = runtime.block_on(wait_for_restore(&client, &outage))?;
+    let ended = runtime()?.block_on(wait_for_restore(environment, &outage))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&ended)?);
     } else {
@@ -216,13 +204,13 @@ fn outage_line(outage: &Outage) -> String {
 
 /// Polls the daemon until it reports the outage over (or its restore failed).
 async fn wait_for_restore(
-    client: &ControlClient,
+    environment: &AnyEnvironment,
     outage: &Outage,
 ) -> anyhow::Result<crate::chaos::ChaosEvent> {
     let planned = (outage.ends_at - Utc::now()).to_std().unwrap_or_default();
     let deadline = tokio::time::Instant::now() + planned + RESTORE_SLACK;
     loop {
-        let status: ChaosStatus = client
+        let status: ChaosStatus = environment
             .chaos_status()
             .await
             .context("lost the daemon while waiting for the outage to end")?;
@@ -239,23 +227,16 @@ async fn wait_for_restore(
     }
 }
 
-fn fault(state: &StateDir, args: &FaultArgs) -> anyhow::Result<()> {
-    let request = FaultRequest {
+fn fault(environment: &AnyEnvironment, args: &FaultArgs) -> anyhow::Result<()> {
+    let operation = Operation::Fault(FaultRequest {
         error_rate: args.error_rate,
         latency_ms: millis(args.latency),
         duration_ms: millis(args.duration),
         track: args.track,
+    });
+    let Performed::Fault(report) = perform(environment, &operation)? else {
+        anyhow::bail!("the environment did not answer with the fault report");
     };
-    let target = args
-        .track
-        .map_or_else(|| "api".to_owned(), |track| format!("api/{track}"));
-    let result = request
-        .check()
-        .map_err(anyhow::Error::msg)
-        .and_then(|()| client(state))
-        .and_then(|client| runtime()?.block_on(client.chaos_fault(&request)));
-    audit(state, "chaos.fault", &target, &request, &result);
-    let report = result?;
     print(args.json, &report, || fault_lines(&report))
 }
 
@@ -277,9 +258,8 @@ fn fault_lines(report: &FaultReport) -> String {
     out
 }
 
-fn list(state: &StateDir, args: &ListArgs) -> anyhow::Result<()> {
-    let client = client(state)?;
-    let status = runtime()?.block_on(client.chaos_status())?;
+fn list(environment: &AnyEnvironment, args: &ListArgs) -> anyhow::Result<()> {
+    let status = runtime()?.block_on(environment.chaos_status())?;
     print(args.json, &status, || render_status(&status))
 }
 
@@ -332,23 +312,6 @@ fn print<T: Serialize>(
         print!("{}", human());
     }
     Ok(())
-}
-
-fn audit<P: Serialize, T>(
-    state: &StateDir,
-    action: &str,
-    target: &str,
-    parameters: &P,
-    result: &anyhow::Result<T>,
-) {
-    let parameters = serde_json::to_value(parameters).unwrap_or_default();
-    AuditLog::new(state.audit_log()).record(&AuditEntry::by_current_user(
-        "local",
-        action,
-        target,
-        parameters,
-        Outcome::from_result(result),
-    ));
 }
 
 fn millis(duration: Duration) -> u64 {

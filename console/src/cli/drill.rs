@@ -10,10 +10,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use super::local::connect;
-use crate::audit::{AuditEntry, AuditLog, Outcome};
+use crate::audit::Outcome;
 use crate::drill::{last_report, runner, DrillCatalog, DrillReport, DrillSource};
-use crate::env::local::StateDir;
+use crate::env::{AnyEnvironment, EnvArgs, Environment};
+use crate::operations::{self, AuditRecord, Via};
 
 #[derive(Debug, Subcommand)]
 pub enum DrillCommand {
@@ -50,18 +50,21 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-pub fn run(state: &StateDir, command: &DrillCommand) -> anyhow::Result<()> {
+pub fn run(env: &EnvArgs, command: &DrillCommand) -> anyhow::Result<()> {
+    // Opened, not connected: the catalogue and the reports need no running environment,
+    // and a drill that cannot start is audited like one that failed.
+    let environment = env.open(false)?;
     match command {
-        DrillCommand::List(args) => list(state, args),
-        DrillCommand::Run(args) => run_drill(state, args),
+        DrillCommand::List(args) => list(&environment, args),
+        DrillCommand::Run(args) => run_drill(&environment, args),
     }
 }
 
-fn list(state: &StateDir, args: &ListArgs) -> anyhow::Result<()> {
+fn list(environment: &AnyEnvironment, args: &ListArgs) -> anyhow::Result<()> {
     let catalog = DrillCatalog::load(args.dir.drills_dir.as_deref())?;
     let mut rows = Vec::new();
     for drill in &catalog.drills {
-        let last = last_report(&state.drill_reports(), &drill.name)?;
+        let last = last_report(environment.records().drill_reports(), &drill.name)?;
         rows.push(serde_json::json!({
             "name": drill.name,
             "description": drill.description,
@@ -84,7 +87,7 @@ fn list(state: &StateDir, args: &ListArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or(0);
     for drill in &catalog.drills {
-        let last = last_report(&state.drill_reports(), &drill.name)?.map_or_else(
+        let last = last_report(environment.records().drill_reports(), &drill.name)?.map_or_else(
             || "never run".to_owned(),
             |report| {
                 format!(
@@ -103,8 +106,8 @@ fn list(state: &StateDir, args: &ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_drill(state: &StateDir, args: &RunArgs) -> anyhow::Result<()> {
-    let result = run_and_save(state, args);
+fn run_drill(environment: &AnyEnvironment, args: &RunArgs) -> anyhow::Result<()> {
+    let result = run_and_save(environment, args);
     let outcome = match &result {
         Ok(report) if report.passed => Outcome::Ok,
         Ok(report) => Outcome::Error(format!("failed: {}", report.failures.join("; "))),
@@ -114,11 +117,9 @@ fn run_drill(state: &StateDir, args: &RunArgs) -> anyhow::Result<()> {
         "drills_dir": args.dir.drills_dir,
         "passed": result.as_ref().ok().map(|report| report.passed),
     });
-    AuditLog::new(state.audit_log()).record(&AuditEntry::by_current_user(
-        "local",
-        "drill.run",
-        &args.name,
-        parameters,
+    super::runtime()?.block_on(operations::record_outcome(
+        environment,
+        &AuditRecord::drill(&args.name, parameters).via(Via::Cli),
         outcome,
     ));
     let report = result?;
@@ -132,10 +133,9 @@ fn run_drill(state: &StateDir, args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_and_save(state: &StateDir, args: &RunArgs) -> anyhow::Result<DrillReport> {
+fn run_and_save(environment: &AnyEnvironment, args: &RunArgs) -> anyhow::Result<DrillReport> {
     let catalog = DrillCatalog::load(args.dir.drills_dir.as_deref())?;
     let drill = catalog.get(&args.name)?.clone();
-    let environment = connect(state)?;
     let source = match &catalog.source {
         DrillSource::Directory(dir) => dir.display().to_string(),
         DrillSource::BuiltIn => "built-in".to_owned(),
@@ -159,11 +159,11 @@ fn run_and_save(state: &StateDir, args: &RunArgs) -> anyhow::Result<DrillReport>
                 watcher.cancel();
             }
         });
-        let report = runner::run(&drill, &source, environment.client(), interrupt).await;
+        let report = runner::run(&drill, &source, environment, interrupt).await;
         ctrl_c.abort();
         report
     })?;
-    let saved = report.save(&state.drill_reports());
+    let saved = report.save(environment.records().drill_reports());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

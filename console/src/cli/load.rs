@@ -11,9 +11,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::local;
-use crate::env::local::StateDir;
-use crate::env::Environment;
+use crate::env::{EnvArgs, Environment};
 use crate::load::{
     self, KindMix, LoadConfig, LoadProgress, Mix, MAX_DURATION, MAX_IN_FLIGHT, MAX_RPS,
 };
@@ -69,7 +67,7 @@ fn parse_run_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-pub fn load(state: &StateDir, args: &LoadArgs) -> anyhow::Result<()> {
+pub fn load(env: &EnvArgs, args: &LoadArgs) -> anyhow::Result<()> {
     let config = LoadConfig {
         rps: args.rps,
         duration: args.duration,
@@ -78,11 +76,11 @@ pub fn load(state: &StateDir, args: &LoadArgs) -> anyhow::Result<()> {
         max_in_flight: args.max_in_flight,
         ..LoadConfig::default()
     };
-    let runtime = local::runtime()?;
+    let runtime = super::runtime()?;
     let report = runtime.block_on(async {
         let base_url = match &args.url {
             Some(url) => url.clone(),
-            None => router_url(state).await?,
+            None => router_url(env).await?,
         };
         let stop = CancellationToken::new();
         let signals = tokio::spawn(cancel_on_signal(stop.clone()));
@@ -104,14 +102,15 @@ pub fn load(state: &StateDir, args: &LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The router of the local environment in the state dir.
-async fn router_url(state: &StateDir) -> anyhow::Result<String> {
-    let environment = local::connect(state)
-        .context("no --url given and no local environment to send the load to")?;
+/// The environment's ingress (the local router).
+async fn router_url(env: &EnvArgs) -> anyhow::Result<String> {
+    let environment = env
+        .connect()
+        .context("no --url given and no environment to send the load to")?;
     let status = environment.status().await?;
-    let router = status.router.context(
-        "the local environment's router is not listening yet; wait for `opsbox up` to finish",
-    )?;
+    let router = status
+        .router
+        .context("the environment's router is not listening yet; wait for `opsbox up` to finish")?;
     Ok(router.url)
 }
 

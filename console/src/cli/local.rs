@@ -1,25 +1,14 @@
-//! The local environment's verbs: `up`, `status`, `down`, as the operator sees them.
+//! The local environment's lifecycle verbs, `up` and `down`: with the daemon's entry
+//! point, the only code outside `env` that names the local environment.
 
-use std::time::Duration;
+use super::runtime;
+use std::fmt::Write as _;
 
-use anyhow::Context;
-
-use super::status_table;
-use super::{StatusArgs, UpArgs};
+use super::UpArgs;
 use crate::audit::{AuditEntry, AuditLog, Outcome};
 use crate::env::local::lifecycle::{self, DownOutcome, UpRequest};
-use crate::env::local::{process, ControlClient, LocalEnvironment, StateDir};
-use crate::env::Environment;
-
-/// How often `status --watch` refreshes.
-const WATCH_INTERVAL: Duration = Duration::from_secs(1);
-
-pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
+use crate::env::local::StateDir;
+use crate::model::EnvironmentStatus;
 
 pub fn up(state: &StateDir, args: &UpArgs) -> anyhow::Result<()> {
     let request = UpRequest {
@@ -38,7 +27,7 @@ pub fn up(state: &StateDir, args: &UpArgs) -> anyhow::Result<()> {
         }),
         &result,
     );
-    print!("{}", status_table::ready_summary(&result?, state));
+    print!("{}", ready_summary(&result?, state));
     Ok(())
 }
 
@@ -56,55 +45,6 @@ fn audit<T>(
         parameters,
         Outcome::from_result(result),
     ));
-}
-
-pub fn status(state: &StateDir, args: &StatusArgs) -> anyhow::Result<()> {
-    let environment = connect(state)?;
-    let runtime = runtime()?;
-    if !args.watch {
-        let status = runtime.block_on(environment.status())?;
-        print!("{}", render(&status, args.json)?);
-        return Ok(());
-    }
-    runtime.block_on(async {
-        loop {
-            let status = environment.status().await?;
-            // Clear the screen and go home: a table that replaces itself, like `watch`.
-            print!("\x1b[2J\x1b[H{}", render(&status, args.json)?);
-            tokio::select! {
-                () = tokio::time::sleep(WATCH_INTERVAL) => {}
-                interrupted = tokio::signal::ctrl_c() => {
-                    interrupted.context("cannot watch Ctrl-C")?;
-                    return Ok(());
-                }
-            }
-        }
-    })
-}
-
-fn render(status: &crate::model::EnvironmentStatus, json: bool) -> anyhow::Result<String> {
-    if json {
-        Ok(serde_json::to_string_pretty(status)? + "\n")
-    } else {
-        Ok(status_table::render(status, chrono::Utc::now()))
-    }
-}
-
-pub(super) fn connect(state: &StateDir) -> anyhow::Result<LocalEnvironment> {
-    let Some(client) = ControlClient::from_state_dir(state)? else {
-        anyhow::bail!(
-            "no local environment is running in {}; start one with `opsbox up`",
-            state.root().display()
-        );
-    };
-    let pid = client.record().pid;
-    anyhow::ensure!(
-        process::is_alive(pid),
-        "no local environment is running in {}: its daemon (pid {pid}) is gone; \
-         `opsbox down` cleans up what it left, `opsbox up` starts a new one",
-        state.root().display()
-    );
-    Ok(LocalEnvironment::new(client))
 }
 
 pub fn down(state: &StateDir) -> anyhow::Result<()> {
@@ -128,4 +68,40 @@ pub fn down(state: &StateDir) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// What `opsbox up` prints once the stack is ready: where everything is.
+pub fn ready_summary(status: &EnvironmentStatus, state: &StateDir) -> String {
+    let mut out = String::from("the local environment is ready\n");
+    if let Some(router) = &status.router {
+        let _ = writeln!(out, "  router        {}", router.url);
+        if let Some(metrics) = &router.metrics_url {
+            let _ = writeln!(out, "  router metrics {metrics}");
+        }
+    }
+    for instance in &status.instances {
+        let what = match instance.workload.as_str() {
+            "worker" => "metrics ",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<13} {what}http://{}  log {}",
+            instance.name,
+            instance.address.as_deref().unwrap_or("-"),
+            instance
+                .log_file
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |path| path.display().to_string())
+        );
+    }
+    let slo_source = status.prometheus_url.as_ref().map_or_else(
+        || "the embedded engine; no Prometheus runs".to_owned(),
+        |url| format!("Prometheus at {url}"),
+    );
+    let _ = writeln!(out, "  SLOs          `opsbox slo` ({slo_source})");
+    let _ = writeln!(out, "  state dir     {}", state.root().display());
+    let _ = writeln!(out, "  daemon log    {}", state.daemon_log().display());
+    out.push_str("see `opsbox status`; stop with `opsbox down`\n");
+    out
 }

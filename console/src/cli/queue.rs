@@ -7,13 +7,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::local::{connect, runtime};
-use crate::audit::{AuditEntry, AuditLog, Outcome};
-use crate::env::local::StateDir;
+use super::runtime;
+use crate::env::{AnyEnvironment, Environment};
 use crate::model::{DeadLetters, QueueOverview, RequeueReport, RequeueRequest};
-
-/// The audit action of a requeue.
-const REQUEUE_ACTION: &str = "queue.requeue";
+use crate::operations::{self, Operation, Performed, Via};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -53,20 +50,18 @@ struct QueueReport {
     dead: DeadLetters,
 }
 
-pub fn run(state: &StateDir, args: &QueueArgs) -> anyhow::Result<()> {
+pub fn run(environment: &AnyEnvironment, args: &QueueArgs) -> anyhow::Result<()> {
     match &args.command {
-        Some(QueueCommand::Requeue(requeue_args)) => requeue(state, requeue_args),
-        None => show(state, args),
+        Some(QueueCommand::Requeue(requeue_args)) => requeue(environment, requeue_args),
+        None => show(environment, args),
     }
 }
 
-fn show(state: &StateDir, args: &QueueArgs) -> anyhow::Result<()> {
-    let environment = connect(state)?;
-    let client = environment.client();
+fn show(environment: &AnyEnvironment, args: &QueueArgs) -> anyhow::Result<()> {
     let (overview, dead) = runtime()?.block_on(async {
         tokio::try_join!(
-            client.queue_overview(),
-            client.dead_letters(usize::from(args.dead))
+            environment.queue_overview(),
+            environment.dead_letters(usize::from(args.dead))
         )
     })?;
     if args.json {
@@ -78,21 +73,29 @@ fn show(state: &StateDir, args: &QueueArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn requeue(state: &StateDir, args: &RequeueArgs) -> anyhow::Result<()> {
-    let (request, target) = match &args.task_id {
-        Some(task_id) if !args.all => (RequeueRequest::one(task_id), task_id.clone()),
-        _ => (RequeueRequest::all(), "all dead letters".to_owned()),
+fn requeue(environment: &AnyEnvironment, args: &RequeueArgs) -> anyhow::Result<()> {
+    let request = match &args.task_id {
+        Some(task_id) if !args.all => RequeueRequest::one(task_id),
+        _ => RequeueRequest::all(),
     };
-    let environment = connect(state)?;
-    let answered = runtime()?.block_on(environment.client().requeue_dead(&request));
-    let result = answered.and_then(|report| check_one(&request, report));
-    AuditLog::new(state.audit_log()).record(&AuditEntry::by_current_user(
-        "local",
-        REQUEUE_ACTION,
-        &target,
-        serde_json::to_value(&request).unwrap_or_default(),
-        Outcome::from_result(&result),
-    ));
+    let operation = Operation::Requeue(request.clone());
+    let target = operation.target();
+    let result = runtime()?.block_on(async {
+        let result = operation
+            .perform(environment)
+            .await
+            .and_then(|performed| match performed {
+                Performed::Requeued(report) => check_one(&request, report),
+                _ => anyhow::bail!("the environment did not answer with a requeue report"),
+            });
+        operations::record(
+            environment,
+            &operation.audit_record().via(Via::Cli),
+            &result,
+        )
+        .await;
+        result
+    });
     let report = result.with_context(|| format!("cannot requeue {target}"))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -8,12 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::local::{connect, runtime};
-use super::rollout_view;
-use crate::audit::{AuditEntry, AuditLog, Outcome};
-use crate::env::local::StateDir;
-use crate::env::Environment;
+use super::{rollout_view, runtime};
+use crate::env::{AnyEnvironment, Environment};
 use crate::model::RolloutStatus;
+use crate::operations::{Operation, Performed, Via};
 
 /// How often `rollout status --watch` refreshes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -92,85 +90,33 @@ fn parse_override(text: &str) -> Result<(String, String), String> {
     Ok((key.to_owned(), value.to_owned()))
 }
 
-pub fn run(state: &StateDir, command: &RolloutCommand) -> anyhow::Result<()> {
-    let environment = connect(state)?;
+pub fn run(environment: &AnyEnvironment, command: &RolloutCommand) -> anyhow::Result<()> {
     let runtime = runtime()?;
-    if let RolloutCommand::Status(args) = command {
-        return runtime.block_on(show(&environment, args));
-    }
-    let (action, target, parameters, json) = describe(command);
-    let result = runtime.block_on(act(&environment, command));
-    AuditLog::new(state.audit_log()).record(&AuditEntry::by_current_user(
-        environment.name(),
-        action,
-        &target,
-        parameters,
-        Outcome::from_result(&result),
-    ));
-    let status = result?;
+    let (operation, json) = match command {
+        RolloutCommand::Status(args) => return runtime.block_on(show(environment, args)),
+        RolloutCommand::Start(args) => (
+            Operation::StartRollout {
+                revision: args.revision.clone(),
+                overrides: args.overrides.iter().cloned().collect::<BTreeMap<_, _>>(),
+            },
+            args.output.json,
+        ),
+        RolloutCommand::Promote(args) => (Operation::Promote { full: args.full }, args.output.json),
+        RolloutCommand::Abort(args) => (Operation::Abort, args.json),
+        RolloutCommand::Retry(args) => (Operation::Retry, args.json),
+        RolloutCommand::Undo(args) => (
+            Operation::Undo {
+                to: args.to_revision.clone(),
+            },
+            args.output.json,
+        ),
+    };
+    let performed = runtime.block_on(operation.perform_and_record(environment, Via::Cli))?;
+    let Performed::Rollout(status) = performed else {
+        anyhow::bail!("the environment did not answer with the rollout");
+    };
     print!("{}", render(&status, json)?);
     Ok(())
-}
-
-async fn act(
-    environment: &impl Environment,
-    command: &RolloutCommand,
-) -> anyhow::Result<RolloutStatus> {
-    match command {
-        RolloutCommand::Start(args) => {
-            let overrides = args.overrides.iter().cloned().collect::<BTreeMap<_, _>>();
-            environment.start_rollout(&args.revision, &overrides).await
-        }
-        RolloutCommand::Promote(args) => environment.promote(args.full).await,
-        RolloutCommand::Abort(_) => environment.abort().await,
-        RolloutCommand::Retry(_) => environment.retry().await,
-        RolloutCommand::Undo(args) => environment.undo(args.to_revision.as_deref()).await,
-        RolloutCommand::Status(_) => environment.rollout().await,
-    }
-}
-
-/// The audit action, target and parameters of a verb, and whether to print JSON.
-fn describe(command: &RolloutCommand) -> (&'static str, String, serde_json::Value, bool) {
-    match command {
-        RolloutCommand::Start(args) => (
-            "rollout.start",
-            args.revision.clone(),
-            serde_json::json!({ "set": args.overrides.iter().cloned().collect::<BTreeMap<_, _>>() }),
-            args.output.json,
-        ),
-        RolloutCommand::Promote(args) => (
-            "rollout.promote",
-            "api".to_owned(),
-            serde_json::json!({ "full": args.full }),
-            args.output.json,
-        ),
-        RolloutCommand::Abort(args) => (
-            "rollout.abort",
-            "api".to_owned(),
-            serde_json::json!({}),
-            args.json,
-        ),
-        RolloutCommand::Retry(args) => (
-            "rollout.retry",
-            "api".to_owned(),
-            serde_json::json!({}),
-            args.json,
-        ),
-        RolloutCommand::Undo(args) => (
-            "rollout.undo",
-            args.to_revision
-                .clone()
-                .unwrap_or_else(|| "previous".to_owned()),
-            serde_json::json!({ "to_revision": args.to_revision }),
-            args.output.json,
-        ),
-        RolloutCommand::Status(args) => (
-            "rollout.status",
-            "api".to_owned(),
-            serde_json::json!({}),
-            args.output.json,
-        ),
-    }
 }
 
 async fn show(environment: &impl Environment, args: &StatusArgs) -> anyhow::Result<()> {

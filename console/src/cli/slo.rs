@@ -7,9 +7,8 @@ use std::fmt::Write;
 
 use clap::Args;
 
-use super::local::{connect, runtime};
-use super::{ExitWith, SloCommand};
-use crate::env::local::StateDir;
+use super::{runtime, ExitWith, SloCommand};
+use crate::env::{AnyEnvironment, Environment};
 use crate::model::slo::{
     AlertLevel, Exhaustion, Measured, SloReport, SloScope, SloSource, SloSummary, SourceChoice,
 };
@@ -42,13 +41,12 @@ pub struct SloStatusArgs {
 }
 
 /// Prints the report; fails with [`PAGE_EXIT_CODE`] when a page alert is active.
-pub fn status(state: &StateDir, args: &SloStatusArgs) -> anyhow::Result<()> {
-    let environment = connect(state)?;
+pub fn status(environment: &AnyEnvironment, args: &SloStatusArgs) -> anyhow::Result<()> {
     let query = crate::model::slo::SloQuery {
         source: args.source,
         scope: args.scope,
     };
-    let report = runtime()?.block_on(environment.client().slo(query))?;
+    let report = runtime()?.block_on(environment.slo(query))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -4,7 +4,6 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::env::local::StateDir;
 use crate::model::{EnvironmentStatus, InstanceStatus};
 
 /// The table `opsbox status` prints.
@@ -175,47 +174,11 @@ fn human_duration(secs: u64) -> String {
     }
 }
 
-/// What `opsbox up` prints once the stack is ready: where everything is.
-pub fn ready_summary(status: &EnvironmentStatus, state: &StateDir) -> String {
-    let mut out = String::from("the local environment is ready\n");
-    if let Some(router) = &status.router {
-        let _ = writeln!(out, "  router        {}", router.url);
-        if let Some(metrics) = &router.metrics_url {
-            let _ = writeln!(out, "  router metrics {metrics}");
-        }
-    }
-    for instance in &status.instances {
-        let what = match instance.workload.as_str() {
-            "worker" => "metrics ",
-            _ => "",
-        };
-        let _ = writeln!(
-            out,
-            "  {:<13} {what}http://{}  log {}",
-            instance.name,
-            instance.address.as_deref().unwrap_or("-"),
-            instance
-                .log_file
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |path| path.display().to_string())
-        );
-    }
-    let slo_source = status.prometheus_url.as_ref().map_or_else(
-        || "the embedded engine; no Prometheus runs".to_owned(),
-        |url| format!("Prometheus at {url}"),
-    );
-    let _ = writeln!(out, "  SLOs          `opsbox slo` ({slo_source})");
-    let _ = writeln!(out, "  state dir     {}", state.root().display());
-    let _ = writeln!(out, "  daemon log    {}", state.daemon_log().display());
-    out.push_str("see `opsbox status`; stop with `opsbox down`\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::Track;
     use crate::model::{EnvironmentPhase, InstanceState, QueueStatus, RouterStatus};
+    use opsbox_common::config::Track;
 
     #[test]
     fn the_table_shows_instances_split_and_queue() {

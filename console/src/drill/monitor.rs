@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::background_load::LoadGauge;
 use super::evaluate::EnvironmentNow;
 use super::timeline::{push_bounded, MonitorSample};
-use crate::env::local::ControlClient;
+use crate::env::{AnyEnvironment, Environment};
 use crate::model::{EnvironmentStatus, InstanceState};
 
 /// How often the environment is looked at.
@@ -27,10 +27,10 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn start(client: ControlClient, gauge: LoadGauge) -> Self {
+    pub fn start(environment: AnyEnvironment, gauge: LoadGauge) -> Self {
         let samples: MonitorSamples = Arc::default();
         let stop = CancellationToken::new();
-        let task = tokio::spawn(watch(client, gauge, samples.clone(), stop.clone()));
+        let task = tokio::spawn(watch(environment, gauge, samples.clone(), stop.clone()));
         Self {
             samples,
             stop,
@@ -51,7 +51,7 @@ impl Monitor {
 }
 
 async fn watch(
-    client: ControlClient,
+    environment: AnyEnvironment,
     gauge: LoadGauge,
     samples: MonitorSamples,
     stop: CancellationToken,
@@ -64,7 +64,7 @@ async fn watch(
             () = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let now = environment_now(&client).await;
+        let now = environment_now(&environment).await;
         let sample = MonitorSample {
             at: Utc::now(),
             all_running: now.not_running.as_ref().map(Vec::is_empty),
@@ -79,8 +79,8 @@ async fn watch(
 }
 
 /// Reads the status once; unreadable parts are `None`.
-pub async fn environment_now(client: &ControlClient) -> EnvironmentNow {
-    match client.status().await {
+pub async fn environment_now(environment: &AnyEnvironment) -> EnvironmentNow {
+    match environment.status().await {
         Ok(status) => from_status(&status),
         Err(error) => {
             tracing::debug!(error = %format!("{error:#}"), "status unreadable during a drill");

@@ -1,4 +1,4 @@
-//! Runs one drill against the local environment, client-side, and writes its report.
+//! Runs one drill against an environment, client-side, and writes its report.
 //!
 //! Order: the prober and the monitor start; the method runs, with the steady state
 //! checked just before its first chaos action; then the runner waits (bounded by
@@ -22,8 +22,7 @@ use super::report::{DrillReport, ProbeResult, RecoveryRecord, StepRecord, Traffi
 use super::spec::{Action, Condition, Drill, SteadyProbe, WaitUntil};
 use super::timeline::{recovered_at, HealthRule, MonitorSample, ProbeSample, Window, SETTLE};
 use crate::chaos::{humanize, Dependency, FaultRequest, KillRequest, OutageRequest, TaskCensus};
-use crate::env::local::rollout_api::StartRollout;
-use crate::env::local::ControlClient;
+use crate::env::{AnyEnvironment, Environment};
 use crate::model::RolloutPhase;
 
 /// How often conditions (wait-until, recovery, the census) are looked at again.
@@ -51,10 +50,10 @@ enum EffectEnd {
 pub async fn run(
     drill: &Drill,
     source: &str,
-    client: &ControlClient,
+    environment: &AnyEnvironment,
     interrupt: CancellationToken,
 ) -> anyhow::Result<DrillReport> {
-    run_reporting(drill, source, client, interrupt, None).await
+    run_reporting(drill, source, environment, interrupt, None).await
 }
 
 /// Like [`run`], and sends every step (actions and hypothesis checks) to `live` as it
@@ -62,21 +61,22 @@ pub async fn run(
 pub async fn run_reporting(
     drill: &Drill,
     source: &str,
-    client: &ControlClient,
+    environment: &AnyEnvironment,
     interrupt: CancellationToken,
     live: Option<tokio::sync::mpsc::Sender<StepRecord>>,
 ) -> anyhow::Result<DrillReport> {
-    let status = client.status().await?;
+    drill.check_supported(&environment.chaos_support())?;
+    let status = environment.status().await?;
     let router = status
         .router
         .context("the environment has no router yet; wait for `opsbox up` to finish")?;
     let gauge = LoadGauge::default();
     let prober = Prober::start(&router.url)?;
-    let monitor = Monitor::start(client.clone(), gauge.clone());
+    let monitor = Monitor::start(environment.clone(), gauge.clone());
     let mut run = DrillRun {
         drill,
         source,
-        client,
+        environment,
         router_url: router.url,
         interrupt,
         started_at: Utc::now(),
@@ -98,7 +98,7 @@ pub async fn run_reporting(
 struct DrillRun<'a> {
     drill: &'a Drill,
     source: &'a str,
-    client: &'a ControlClient,
+    environment: &'a AnyEnvironment,
     router_url: String,
     interrupt: CancellationToken,
     started_at: DateTime<Utc>,
@@ -317,22 +317,25 @@ impl DrillRun<'_> {
             Action::WaitUntil(wait) => self.wait_until(wait).await.map(|detail| (detail, None)),
             Action::Kill(kill) => {
                 let killed = self
-                    .client
-                    .chaos_kill(&KillRequest {
+                    .environment
+                    .kill(&KillRequest {
                         instance: kill.instance.clone(),
                         workload: kill.workload.clone(),
                         track: kill.track,
                     })
                     .await?;
                 Ok((
-                    format!("killed {} (pid {})", killed.instance, killed.pid),
+                    match killed.pid {
+                        Some(pid) => format!("killed {} (pid {pid})", killed.instance),
+                        None => format!("killed {}", killed.instance),
+                    },
                     Some(EffectEnd::At(killed.at)),
                 ))
             }
             Action::Outage(outage) => {
                 let began = self
-                    .client
-                    .chaos_outage(&OutageRequest {
+                    .environment
+                    .outage(&OutageRequest {
                         dependency: outage.dependency,
                         mode: outage.mode,
                         duration_ms: millis(outage.duration.get()),
@@ -353,8 +356,8 @@ impl DrillRun<'_> {
             }
             Action::Fault(fault) => {
                 let report = self
-                    .client
-                    .chaos_fault(&FaultRequest {
+                    .environment
+                    .fault(&FaultRequest {
                         error_rate: fault.error_rate,
                         latency_ms: millis(fault.latency.get()),
                         duration_ms: millis(fault.duration.get()),
@@ -372,11 +375,8 @@ impl DrillRun<'_> {
             }
             Action::RolloutStart(rollout) => {
                 let started = self
-                    .client
-                    .rollout_start(&StartRollout {
-                        revision: rollout.revision.clone(),
-                        set: rollout.set.clone(),
-                    })
+                    .environment
+                    .start_rollout(&rollout.revision, &rollout.set)
                     .await?;
                 Ok((
                     format!(
@@ -419,7 +419,7 @@ impl DrillRun<'_> {
     async fn condition_holds(&self, condition: Condition) -> anyhow::Result<(bool, String)> {
         Ok(match condition {
             Condition::AllRunning => {
-                let now = environment_now(self.client).await;
+                let now = environment_now(self.environment).await;
                 match now.not_running {
                     Some(names) if names.is_empty() => (true, String::new()),
                     Some(names) => (false, format!("not running: {}", names.join(", "))),
@@ -427,7 +427,7 @@ impl DrillRun<'_> {
                 }
             }
             Condition::OutageOver => {
-                let status = self.client.chaos_status().await?;
+                let status = self.environment.chaos_status().await?;
                 let names: Vec<String> = status
                     .outages
                     .iter()
@@ -436,14 +436,14 @@ impl DrillRun<'_> {
                 (names.is_empty(), format!("outage of {}", names.join(", ")))
             }
             Condition::FaultOver => {
-                let status = self.client.chaos_status().await?;
+                let status = self.environment.chaos_status().await?;
                 (
                     status.faults.is_empty(),
                     format!("{} fault(s) in force", status.faults.len()),
                 )
             }
             Condition::RolloutAborted => {
-                let rollout = self.client.rollout().await?;
+                let rollout = self.environment.rollout().await?;
                 (
                     rollout.phase == RolloutPhase::Degraded && rollout.canary_weight == 0,
                     format!(
@@ -487,7 +487,7 @@ impl DrillRun<'_> {
     ) -> DateTime<Utc> {
         let give_up = planned + self.drill.recovery.within.get();
         loop {
-            if let Ok(status) = self.client.chaos_status().await {
+            if let Ok(status) = self.environment.chaos_status().await {
                 if let Some(ended) = status.outage_ended(dependency, started_at) {
                     return ended.at;
                 }
@@ -549,7 +549,7 @@ impl DrillRun<'_> {
 
     /// The steady-state probes (all but tasks-terminal) over the window ending now.
     async fn steady_state(&mut self, label: &str) -> Vec<ProbeResult> {
-        let now_state = environment_now(self.client).await;
+        let now_state = environment_now(self.environment).await;
         let window = Window::ending_at(Utc::now(), self.drill.hypothesis.window.get());
         let (monitor, probes) = self.observations();
         let seen = Observations {
@@ -580,7 +580,7 @@ impl DrillRun<'_> {
             .iter()
             .any(|probe| matches!(probe, super::spec::DuringProbe::RolloutAborted(_)))
         {
-            self.client.rollout().await.ok()
+            self.environment.rollout().await.ok()
         } else {
             None
         };
@@ -601,7 +601,7 @@ impl DrillRun<'_> {
         let started = tokio::time::Instant::now();
         let mut last = None;
         loop {
-            match self.client.task_census(self.started_at).await {
+            match self.environment.task_census(self.started_at).await {
                 Ok(census) => {
                     let settled = census.in_flight() == 0;
                     last = Some(census);

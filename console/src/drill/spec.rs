@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::chaos::{humanize, Dependency, OutageMode};
-use crate::env::Track;
+use crate::env::ChaosSupport;
+use opsbox_common::config::Track;
 
 /// One drill.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -28,6 +29,28 @@ pub struct Drill {
     #[serde(default)]
     pub during: Vec<DuringProbe>,
     pub recovery: Recovery,
+}
+
+impl Drill {
+    /// Refuses, before anything starts, a drill whose chaos this environment lacks.
+    pub fn check_supported(&self, support: &ChaosSupport) -> anyhow::Result<()> {
+        for action in &self.method {
+            let needed = match action {
+                Action::Kill(_) => &support.kill,
+                Action::Outage(outage) => support.outage(outage.dependency),
+                Action::Fault(_) => &support.fault,
+                _ => continue,
+            };
+            if let Err(reason) = needed.check() {
+                anyhow::bail!(
+                    "drill {} cannot run here: it needs `{}`, and {reason}",
+                    self.name,
+                    action
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The steady state: it must hold before the first chaos action and again after recovery.

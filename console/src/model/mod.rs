@@ -1,5 +1,6 @@
 //! Plain state the console shows, filled by any environment: instances, queue depth, traffic split, rollout.
 
+pub mod logs;
 mod queue;
 mod rollout;
 pub mod slo;

@@ -2,10 +2,10 @@
 //! covered part of each window longer than the history the store holds.
 
 use super::slo_summary;
-use crate::env::Track;
 use crate::model::slo::{AlertLevel, Measured, SloScope, SloSummary, WindowReport};
 use crate::slo::engine::{AlertState, Reading, SloEngine, SloStatus, TrackScope, UnixMillis};
 use crate::slo::Slo;
+use opsbox_common::config::Track;
 
 /// What the engine says about every SLO of its spec.
 #[derive(Debug, Clone, PartialEq)]

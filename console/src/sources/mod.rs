@@ -2,7 +2,6 @@
 //! `/metrics` (the embedded engine), Prometheus' HTTP API, or a daemon that has both.
 
 pub mod capped;
-pub mod control;
 pub mod embedded;
 pub mod prometheus;
 pub mod scrape;

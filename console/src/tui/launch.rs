@@ -12,19 +12,19 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use crossterm::event::{self, Event};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::app::{App, Effect};
-use super::collect::{self, Connector, Update};
+use super::collect::{self, Update};
 use super::effects;
-use super::logs::{tailer, LogSource, TailerConfig};
 use super::queue::{collector as queue_collector, QueueReading};
 use super::stack::start_stack;
 use super::store::Store;
 use super::terminal::{self, TerminalGuard, PANIC_AFTER_DRAW_ENV};
 use super::theme::Theme;
-use crate::env::local::StateDir;
+use crate::env::{AnyEnvironment, Environment};
+use crate::model::logs::LogRequest;
 
 /// The shortest time between two frames: a burst of log lines is one redraw, not fifty.
 pub const MIN_FRAME: Duration = Duration::from_millis(50);
@@ -41,8 +41,8 @@ const QUEUE_INTERVAL: Duration = Duration::from_secs(1);
 /// What `opsbox` was started with.
 #[derive(Debug, Clone)]
 pub struct ConsoleOptions {
-    pub state_dir: StateDir,
-    pub read_only: bool,
+    /// The environment to show and act on, with its permissions (`--read-only` included).
+    pub environment: AnyEnvironment,
 }
 
 /// Runs the console until the operator quits or a signal asks it to; the terminal is
@@ -61,25 +61,21 @@ pub fn run(options: ConsoleOptions) -> anyhow::Result<()> {
 }
 
 async fn console(options: ConsoleOptions) -> anyhow::Result<()> {
+    let environment = options.environment;
+    let permissions = environment.permissions().await;
     let mut store = Store::new(
-        "local",
-        options.state_dir.root().to_path_buf(),
-        options.read_only,
+        environment.name(),
+        environment.records().root().to_path_buf(),
+        permissions.nothing_allowed(),
         Theme::from_env(),
     );
-    store.audit_path = options.state_dir.audit_log();
+    store.permissions = permissions;
+    store.audit_path = environment.records().audit_log_path().to_path_buf();
     let mut app = App::new(store.shared());
     let stop = CancellationToken::new();
-    let connector = Arc::new(Connector::new(options.state_dir.clone()));
     let (updates, mut incoming) = mpsc::channel(collect::UPDATE_QUEUE);
-    collect::spawn_all(connector.clone(), updates.clone(), stop.clone());
-    let (log_sources, log_sources_rx) = watch::channel(Vec::<LogSource>::new());
-    let mut log_batches = tailer::spawn(
-        log_sources_rx,
-        TailerConfig::default(),
-        tailer::DEFAULT_POLL_INTERVAL,
-        stop.clone(),
-    );
+    collect::spawn_all(&environment, updates.clone(), stop.clone());
+    let mut log_batches = environment.logs(LogRequest::all(), stop.clone());
     let mut queue = QueueFeed::default();
 
     let mut signals = Signals::new()?;
@@ -118,14 +114,8 @@ async fn console(options: ConsoleOptions) -> anyhow::Result<()> {
                 let mut next = Some(update);
                 // Drain what else is queued: many updates, one frame.
                 while let Some(update) = next.take() {
-                    if let Update::Status { result: Ok(status), .. } = &update {
-                        let sources = LogSource::from_status(status);
-                        log_sources.send_if_modified(|current| {
-                            let changed = *current != sources;
-                            if changed { *current = sources; }
-                            changed
-                        });
-                        queue.ensure_running(&connector, &stop);
+                    if let Update::Status { result: Ok(_), .. } = &update {
+                        queue.ensure_running(&environment, &stop);
                     }
                     app.apply(update);
                     next = incoming.try_recv().ok();
@@ -144,11 +134,14 @@ async fn console(options: ConsoleOptions) -> anyhow::Result<()> {
         }
         for effect in app.take_effects() {
             match effect {
-                Effect::Perform(action) => {
-                    effects::spawn_action(action, connector.clone(), updates.clone(), stop.clone())
-                }
+                Effect::Perform(action) => effects::spawn_action(
+                    action,
+                    environment.clone(),
+                    updates.clone(),
+                    stop.clone(),
+                ),
                 Effect::StartStack => {
-                    tokio::spawn(start_stack(options.state_dir.clone(), updates.clone()));
+                    tokio::spawn(start_stack(environment.clone(), updates.clone()));
                 }
                 Effect::RefreshQueue => queue.refresh(),
             }
@@ -216,39 +209,27 @@ fn spawn_key_reader(stop: Arc<AtomicBool>) -> mpsc::Receiver<Result<Event, Strin
     receiver
 }
 
-/// The Queue view's collector, started once an environment answers and started again
-/// when a new daemon replaces it (its address and token change).
+/// The Queue view's collector, started once the environment answers (and again if it
+/// ever ended); each reading goes through the environment, which finds a new daemon.
 #[derive(Default)]
 struct QueueFeed {
     readings: Option<mpsc::Receiver<QueueReading>>,
     refresh: Option<mpsc::Sender<()>>,
-    daemon_pid: Option<u32>,
-    stop: Option<CancellationToken>,
 }
 
 impl QueueFeed {
-    fn ensure_running(&mut self, connector: &Connector, stop: &CancellationToken) {
-        let Ok(client) = connector.client() else {
-            return;
-        };
-        let pid = client.record().pid;
-        if self.daemon_pid == Some(pid) && self.readings.is_some() {
+    fn ensure_running(&mut self, environment: &AnyEnvironment, stop: &CancellationToken) {
+        if self.readings.is_some() {
             return;
         }
-        if let Some(previous) = self.stop.take() {
-            previous.cancel();
-        }
-        let token = stop.child_token();
         let (refresh, refresh_rx) = mpsc::channel(1);
         self.readings = Some(queue_collector::spawn(
-            client,
+            environment.clone(),
             QUEUE_INTERVAL,
             refresh_rx,
-            token.clone(),
+            stop.child_token(),
         ));
         self.refresh = Some(refresh);
-        self.daemon_pid = Some(pid);
-        self.stop = Some(token);
     }
 
     async fn next(&mut self) -> Option<QueueReading> {

@@ -4,6 +4,7 @@
 //! The app applies each collector's update here; views hold a [`SharedStore`] and read
 //! it when they draw. The event loop runs on one thread, so a `RefCell` is enough.
 
+use crate::env::Permissions;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -115,11 +116,14 @@ pub const MAX_LIVE_DRILL_STEPS: usize = 200;
 pub struct Store {
     /// The time views measure ages against; set by the app before each draw.
     pub now: DateTime<Utc>,
-    /// `local` (the only environment so far).
+    /// `local` or `kubernetes`.
     pub environment: String,
     pub state_dir: PathBuf,
     pub audit_path: PathBuf,
+    /// Every action refused (`--read-only`): the header says so.
     pub read_only: bool,
+    /// What the operator may do here; a refused key says why before any confirmation.
+    pub permissions: Permissions,
     pub theme: Theme,
     pub connection: Connection,
     pub stack_start: StackStart,
@@ -151,6 +155,11 @@ impl Store {
             audit_path: state_dir.join("audit.jsonl"),
             state_dir,
             read_only,
+            permissions: if read_only {
+                Permissions::read_only()
+            } else {
+                Permissions::all()
+            },
             theme,
             connection: Connection::Unknown,
             stack_start: StackStart::Idle,

@@ -14,7 +14,6 @@ use super::store::{SharedStore, Store};
 use super::theme::Theme;
 use super::view::View;
 use crate::audit::{AuditEntry, Outcome};
-use crate::env::Track;
 use crate::model::slo::{
     AlertLevel, Exhaustion, Measured, SloReport, SloScope, SloSource, SloSummary, SourceChoice,
     WindowReport,
@@ -24,6 +23,7 @@ use crate::model::{
     EnvironmentStatus, InstanceState, InstanceStatus, PauseStep, QueueStatus, Revision,
     RolloutEvent, RolloutPhase, RolloutStatus, RolloutStep, RouterStatus,
 };
+use opsbox_common::config::Track;
 
 /// The fixed "now" of every fixture.
 pub fn now() -> DateTime<Utc> {

@@ -259,7 +259,7 @@ async fn kill_and_await_restart(env: &LocalEnv, args: &[&str]) -> Killed {
         .find(|i| i.name == killed.instance)
         .expect("the killed instance is listed");
     assert!(
-        instance.pid != Some(killed.pid) || instance.state != InstanceState::Running,
+        instance.pid != killed.pid || instance.state != InstanceState::Running,
         "a kill returns once the supervisor saw the exit: {instance:#?}"
     );
     until(
@@ -272,7 +272,7 @@ async fn kill_and_await_restart(env: &LocalEnv, args: &[&str]) -> Killed {
                 .iter()
                 .find(|i| i.name == killed.instance)?;
             (instance.state == InstanceState::Running
-                && instance.pid.is_some_and(|pid| pid != killed.pid)
+                && instance.pid.is_some_and(|pid| Some(pid) != killed.pid)
                 && instance.restarts > restarts_before)
                 .then_some(())
         },

@@ -3,12 +3,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use crate::env::local::{process, ControlClient, StateDir};
-
-/// No daemon runs in the state directory; the message says where the console looked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct NotRunning(pub String);
+use super::{process, ControlClient, StateDir};
+use crate::env::NotRunning;
 
 /// The client to the daemon named in `daemon.json`, re-read when the daemon changes.
 #[derive(Debug)]
@@ -44,7 +40,7 @@ impl Connector {
             Ok(Some(client)) => client,
             Ok(None) => {
                 return Err(NotRunning(format!(
-                    "no local environment is running in {root}"
+                    "no local environment is running in {root}; start one with `opsbox up`"
                 )))
             }
             Err(error) => {
@@ -56,7 +52,8 @@ impl Connector {
         let pid = client.record().pid;
         if !process::is_alive(pid) {
             return Err(NotRunning(format!(
-                "no local environment is running in {root}: its daemon (pid {pid}) is gone"
+                "no local environment is running in {root}: its daemon (pid {pid}) is gone; \
+                 `opsbox down` cleans up what it left, `opsbox up` starts a new one"
             )));
         }
         *cached = Some(client.clone());

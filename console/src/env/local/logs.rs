@@ -16,14 +16,13 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::line::{LineSource, LogLine, DEFAULT_MAX_TEXT_BYTES};
+use crate::model::logs::{
+    LineSource, LogBatch, LogLine, DEFAULT_MAX_TEXT_BYTES, LOG_STREAM_CAPACITY,
+};
 use crate::model::EnvironmentStatus;
 
 /// How often the files are looked at when nothing new was found.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Batches the collector may have in flight to the app before it waits for the app.
-pub const CHANNEL_CAPACITY: usize = 16;
 
 /// One file to follow, and whose lines it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,14 +71,6 @@ impl Default for TailerConfig {
             max_text_bytes: DEFAULT_MAX_TEXT_BYTES,
         }
     }
-}
-
-/// What one poll found.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TailBatch {
-    pub lines: Vec<LogLine>,
-    /// Files that cannot be read right now, one message each; empty when all is well.
-    pub errors: Vec<String>,
 }
 
 /// The files followed, and where each was read up to.
@@ -138,8 +129,8 @@ impl Tailer {
 
     /// Reads what was appended since the last poll; true in the second value when some file
     /// has more than one chunk waiting (poll again at once).
-    pub fn poll(&mut self) -> (TailBatch, bool) {
-        let mut batch = TailBatch::default();
+    pub fn poll(&mut self) -> (LogBatch, bool) {
+        let mut batch = LogBatch::default();
         let mut more = false;
         for (path, file) in &mut self.files {
             match file.read_new(path, &self.config, &mut batch.lines) {
@@ -310,8 +301,8 @@ pub fn spawn(
     config: TailerConfig,
     interval: Duration,
     stop: CancellationToken,
-) -> mpsc::Receiver<TailBatch> {
-    let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+) -> mpsc::Receiver<LogBatch> {
+    let (sender, receiver) = mpsc::channel(LOG_STREAM_CAPACITY);
     tokio::spawn(async move {
         let mut tailer = Tailer::new(config);
         let mut last_errors: Vec<String> = Vec::new();

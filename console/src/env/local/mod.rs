@@ -7,9 +7,12 @@
 
 pub mod binaries;
 pub mod client;
+mod connector;
 pub mod daemon;
 pub mod daemon_record;
+mod environment;
 pub mod lifecycle;
+pub mod logs;
 pub mod process;
 pub mod rollout_api;
 pub mod router;
@@ -17,5 +20,6 @@ pub mod secret;
 pub mod state_dir;
 pub mod supervisor;
 
-pub use client::{ControlClient, LocalEnvironment};
+pub use client::ControlClient;
+pub use environment::LocalEnvironment;
 pub use state_dir::StateDir;

@@ -5,7 +5,7 @@ pub mod describe;
 mod perform;
 
 pub use describe::{describe, Confirmation};
-pub use perform::{audit_record, perform, rollout_summary, ActionContext, AuditRecord};
+pub use perform::{audit_record, operation, perform, rollout_summary, verb, ActionContext};
 
 use super::view::Action;
 

@@ -1,67 +1,50 @@
 //! Carries out a confirmed action on the environment and says what came back; and what
 //! the audit log records about it.
 
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::super::view::Action;
 use crate::drill::{runner, DrillCatalog};
-use crate::env::local::{ControlClient, LocalEnvironment, StateDir};
-use crate::env::Environment;
+use crate::env::{AnyEnvironment, Environment, Verb};
 use crate::model::{RequeueReport, RequeueRequest, RolloutStatus};
+use crate::operations::{AuditRecord, Operation, Performed, Via};
 
-/// What the audit log records about an action (the outcome is added once known).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRecord {
-    /// `rollout.promote`, `chaos.kill`, ...
-    pub action: &'static str,
-    pub target: String,
-    pub parameters: serde_json::Value,
+/// The operation an action asks for; `None` for a drill, which the console runs itself.
+pub fn operation(action: &Action) -> Option<Operation> {
+    Some(match action {
+        Action::Promote => Operation::Promote { full: false },
+        Action::PromoteFull => Operation::Promote { full: true },
+        Action::Abort => Operation::Abort,
+        Action::Retry => Operation::Retry,
+        Action::Undo => Operation::Undo { to: None },
+        Action::KillInstance(name) => Operation::Kill(crate::chaos::KillRequest {
+            instance: Some(name.clone()),
+            ..crate::chaos::KillRequest::default()
+        }),
+        Action::RestartInstance(name) => Operation::Restart {
+            instance: name.clone(),
+        },
+        Action::RequeueDead(task) => Operation::Requeue(RequeueRequest::one(task)),
+        Action::RequeueAllDead => Operation::Requeue(RequeueRequest::all()),
+        Action::RunDrill(_) => return None,
+    })
 }
 
+/// The permission an action needs.
+pub fn verb(action: &Action) -> Verb {
+    operation(action).map_or(Verb::RunDrill, |operation| operation.verb())
+}
+
+/// What the audit log records about an action (the outcome is added once known).
 pub fn audit_record(action: &Action) -> AuditRecord {
-    let record = |action, target: &str, parameters| AuditRecord {
-        action,
-        target: target.to_owned(),
-        parameters,
+    let record = match action {
+        Action::RunDrill(name) => AuditRecord::drill(name, serde_json::json!({})),
+        _ => operation(action).map_or_else(
+            || AuditRecord::drill("", serde_json::json!({})),
+            |operation| operation.audit_record(),
+        ),
     };
-    let with_source = |extra: serde_json::Value| {
-        let mut parameters = json!({ "via": "console" });
-        if let (Some(all), Some(extra)) = (parameters.as_object_mut(), extra.as_object()) {
-            all.extend(extra.clone());
-        }
-        parameters
-    };
-    match action {
-        Action::Promote => record(
-            "rollout.promote",
-            "api",
-            with_source(json!({ "full": false })),
-        ),
-        Action::PromoteFull => record(
-            "rollout.promote",
-            "api",
-            with_source(json!({ "full": true })),
-        ),
-        Action::Abort => record("rollout.abort", "api", with_source(json!({}))),
-        Action::Retry => record("rollout.retry", "api", with_source(json!({}))),
-        Action::Undo => record("rollout.undo", "api", with_source(json!({}))),
-        Action::KillInstance(name) => record(
-            "chaos.kill",
-            name,
-            with_source(json!({ "signal": "SIGKILL" })),
-        ),
-        Action::RestartInstance(name) => record("instance.restart", name, with_source(json!({}))),
-        Action::RequeueDead(task) => {
-            record("queue.requeue", task, with_source(json!({ "all": false })))
-        }
-        Action::RequeueAllDead => record(
-            "queue.requeue",
-            "dead-letter",
-            with_source(json!({ "all": true })),
-        ),
-        Action::RunDrill(name) => record("drill.run", name, with_source(json!({}))),
-    }
+    record.via(Via::Console)
 }
 
 /// Drill steps buffered between the runner and the app.
@@ -70,8 +53,7 @@ const LIVE_STEPS: usize = 64;
 /// What an action needs besides its own parameters.
 #[derive(Debug, Clone)]
 pub struct ActionContext {
-    pub client: ControlClient,
-    pub state: StateDir,
+    pub environment: AnyEnvironment,
     /// Cancelled when the console quits: a running drill stops early (its chaos ends by itself).
     pub interrupt: CancellationToken,
     /// Where a running drill's steps go as they happen, when someone watches.
@@ -80,31 +62,31 @@ pub struct ActionContext {
 
 /// Runs the action; `Ok` carries what the environment answered, in words.
 pub async fn perform(context: &ActionContext, action: &Action) -> anyhow::Result<String> {
-    let client = &context.client;
-    // The verbs every environment has go through the trait; requeues and drills are
-    // the local environment's own so far.
-    let environment = LocalEnvironment::new(client.clone());
-    match action {
-        Action::Promote => Ok(rollout_summary(&environment.promote(false).await?)),
-        Action::PromoteFull => Ok(rollout_summary(&environment.promote(true).await?)),
-        Action::Abort => Ok(rollout_summary(&environment.abort().await?)),
-        Action::Retry => Ok(rollout_summary(&environment.retry().await?)),
-        Action::Undo => Ok(rollout_summary(&environment.undo(None).await?)),
-        Action::KillInstance(name) => {
-            let killed = environment.kill_instance(name).await?;
-            Ok(format!(
-                "{} (pid {}) got SIGKILL; the supervisor restarts it",
-                killed.instance, killed.pid
-            ))
-        }
-        Action::RestartInstance(name) => {
-            environment.restart_instance(name).await?;
-            Ok(format!("{name} stopped and started again"))
-        }
-        Action::RequeueDead(task) => requeue(client, &RequeueRequest::one(task)).await,
-        Action::RequeueAllDead => requeue(client, &RequeueRequest::all()).await,
-        Action::RunDrill(name) => run_drill(context, name).await,
+    if let Action::RunDrill(name) = action {
+        return run_drill(context, name).await;
     }
+    let Some(operation) = operation(action) else {
+        anyhow::bail!(
+            "`{}` is not an operation on the environment",
+            super::summary(action)
+        );
+    };
+    Ok(match operation.perform(&context.environment).await? {
+        Performed::Rollout(rollout) => rollout_summary(&rollout),
+        Performed::Killed(killed) => match killed.pid {
+            Some(pid) => format!(
+                "{} (pid {pid}) got SIGKILL; the supervisor restarts it",
+                killed.instance
+            ),
+            None => format!("{} killed; it is replaced like any crash", killed.instance),
+        },
+        Performed::Restarted(name) => format!("{name} stopped and started again"),
+        Performed::Requeued(report) => requeue_summary(&report),
+        Performed::Outage(outage) => {
+            format!("{} is down until {}", outage.dependency, outage.ends_at)
+        }
+        Performed::Fault(report) => format!("fault on {}", report.fault.instances.join(", ")),
+    })
 }
 
 /// `Paused at step 2/7 (pause), canary v2 at 20%`.
@@ -134,8 +116,7 @@ pub fn rollout_summary(rollout: &RolloutStatus) -> String {
     )
 }
 
-async fn requeue(client: &ControlClient, request: &RequeueRequest) -> anyhow::Result<String> {
-    let report: RequeueReport = client.post("/queue/dead/requeue", request, None).await?;
+fn requeue_summary(report: &RequeueReport) -> String {
     let mut summary = format!("{} requeued", report.requeued.len());
     if !report.discarded.is_empty() {
         summary.push_str(&format!(", {} discarded", report.discarded.len()));
@@ -143,7 +124,7 @@ async fn requeue(client: &ControlClient, request: &RequeueRequest) -> anyhow::Re
     if report.remaining > 0 {
         summary.push_str(&format!(", {} still dead", report.remaining));
     }
-    Ok(summary)
+    summary
 }
 
 /// Runs a drill in this process, as `opsbox drill run` does, and keeps its report. A
@@ -170,12 +151,12 @@ async fn run_drill(context: &ActionContext, name: &str) -> anyhow::Result<String
     let report = runner::run_reporting(
         &drill,
         &source,
-        &context.client,
+        &context.environment,
         context.interrupt.clone(),
         live,
     )
     .await?;
-    let reports = context.state.drill_reports();
+    let reports = context.environment.records().drill_reports().to_path_buf();
     let saved = {
         let report = report.clone();
         tokio::task::spawn_blocking(move || report.save(&reports)).await?

@@ -102,7 +102,7 @@ fn audit_records_name_the_verb_and_its_target() {
             "api-1",
         ),
         (Action::RequeueDead("t1".to_owned()), "queue.requeue", "t1"),
-        (Action::RequeueAllDead, "queue.requeue", "dead-letter"),
+        (Action::RequeueAllDead, "queue.requeue", "all dead letters"),
         (
             Action::RunDrill("worker-crash".to_owned()),
             "drill.run",

@@ -19,7 +19,7 @@ use super::audit::AuditView;
 use super::collect::Update;
 use super::drills::DrillsView;
 use super::instances::InstancesView;
-use super::logs::{LogsView, TailBatch};
+use super::logs::{LogBatch, LogsView};
 use super::nav::{UiRequest, ViewId};
 use super::overview::OverviewView;
 use super::queue::{QueueReading, QueueView};
@@ -249,7 +249,7 @@ impl App {
     }
 
     /// Lines the log tailer read; the Overview's warnings follow them.
-    pub fn ingest_logs(&mut self, batch: TailBatch) {
+    pub fn ingest_logs(&mut self, batch: LogBatch) {
         self.logs.ingest(batch);
         let problems = self
             .logs
@@ -305,6 +305,12 @@ impl App {
                 NoticeKind::Failure,
                 format!("read-only console: `{summary}` is disabled (started with --read-only)"),
             );
+            return;
+        }
+        if let Err(reason) = store.permissions.check(actions::verb(&action)) {
+            let text = format!("`{summary}` is not allowed here: {reason}");
+            drop(store);
+            self.note(NoticeKind::Failure, text);
             return;
         }
         if let Action::RunDrill(_) = action {

@@ -317,7 +317,7 @@ fn app_copies_the_latest_log_problems_for_the_overview() {
     .iter()
     .map(|raw| LogLine::parse(raw, &source, DEFAULT_MAX_TEXT_BYTES))
     .collect();
-    app.ingest_logs(TailBatch {
+    app.ingest_logs(LogBatch {
         lines,
         errors: Vec::new(),
     });

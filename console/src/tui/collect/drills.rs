@@ -2,14 +2,13 @@
 //! force (`GET /chaos`), which is how a running drill's actions show as they happen.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{next_tick, ticker, Connector, Update, DRILLS_INTERVAL};
+use super::{next_tick, ticker, Update, DRILLS_INTERVAL};
 use crate::drill::{last_report, DrillCatalog};
-use crate::env::local::StateDir;
+use crate::env::{AnyEnvironment, Environment, NotRunning};
 use crate::tui::store::DrillBoard;
 
 /// The catalogue and reports, read from disk.
@@ -30,14 +29,13 @@ pub fn read_board(reports_dir: &std::path::Path) -> Result<DrillBoard, String> {
 }
 
 pub async fn run(
-    connector: Arc<Connector>,
-    state: StateDir,
+    environment: AnyEnvironment,
     updates: mpsc::Sender<Update>,
     stop: CancellationToken,
 ) {
     let mut ticks = ticker(DRILLS_INTERVAL);
     while next_tick(&mut ticks, &stop).await {
-        let reports_dir = state.drill_reports();
+        let reports_dir = environment.records().drill_reports().to_path_buf();
         let board = tokio::task::spawn_blocking(move || read_board(&reports_dir))
             .await
             .unwrap_or_else(|error| Err(format!("the drill reader failed: {error}")));
@@ -48,13 +46,10 @@ pub async fn run(
         if updates.send(update).await.is_err() {
             return;
         }
-        let Ok(client) = connector.client() else {
-            continue;
+        let chaos = match environment.chaos_status().await {
+            Err(error) if error.downcast_ref::<NotRunning>().is_some() => continue,
+            chaos => chaos.map_err(|error| format!("{error:#}")),
         };
-        let chaos = client
-            .chaos_status()
-            .await
-            .map_err(|error| format!("{error:#}"));
         let update = Update::Chaos {
             at: chrono::Utc::now(),
             result: chaos,

@@ -4,24 +4,20 @@
 //! instead of growing a queue.
 
 mod audit;
-mod connector;
 pub mod drills;
 mod slo;
 mod status;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use connector::{Connector, NotRunning};
-
 use super::store::{ActionResult, StackStart};
 use crate::audit::AuditEntry;
 use crate::chaos::ChaosStatus;
-use crate::env::local::StateDir;
+use crate::env::{AnyEnvironment, Environment};
 use crate::model::slo::SloReport;
 use crate::model::EnvironmentStatus;
 use crate::tui::store::DrillBoard;
@@ -79,19 +75,22 @@ pub enum Update {
 /// Starts every collector on the current runtime; they end when `stop` is cancelled or
 /// the app drops its receiver.
 pub fn spawn_all(
-    connector: Arc<Connector>,
+    environment: &AnyEnvironment,
     updates: mpsc::Sender<Update>,
     stop: CancellationToken,
 ) {
-    let state: StateDir = connector.state_dir().clone();
-    let audit_log = crate::audit::AuditLog::new(state.audit_log());
+    let audit_log = environment.records().audit_log();
     tokio::spawn(status::run(
-        connector.clone(),
+        environment.clone(),
         updates.clone(),
         stop.clone(),
     ));
-    tokio::spawn(slo::run(connector.clone(), updates.clone(), stop.clone()));
-    tokio::spawn(drills::run(connector, state, updates.clone(), stop.clone()));
+    tokio::spawn(slo::run(environment.clone(), updates.clone(), stop.clone()));
+    tokio::spawn(drills::run(
+        environment.clone(),
+        updates.clone(),
+        stop.clone(),
+    ));
     tokio::spawn(audit::run(audit_log, updates, stop));
 }
 

@@ -1,38 +1,30 @@
-//! Reads the environment's status every second.
-
-use std::sync::Arc;
+//! Reads the environment's status through its watch and passes each reading on.
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{next_tick, ticker, Connector, Update, STATUS_INTERVAL};
+use super::{Update, STATUS_INTERVAL};
+use crate::env::{AnyEnvironment, Environment, StatusError};
 
 pub async fn run(
-    connector: Arc<Connector>,
+    environment: AnyEnvironment,
     updates: mpsc::Sender<Update>,
     stop: CancellationToken,
 ) {
-    let mut ticks = ticker(STATUS_INTERVAL);
-    while next_tick(&mut ticks, &stop).await {
-        let update = match connector.client() {
-            Err(not_running) => Update::NotRunning(not_running.0),
-            Ok(client) => {
-                let result = client
-                    .status()
-                    .await
-                    .map(Box::new)
-                    .map_err(|error| format!("{error:#}"));
-                if result.is_err() {
-                    connector.forget();
-                }
-                Update::Status {
-                    at: chrono::Utc::now(),
-                    result,
-                }
-            }
+    let mut readings = environment.watch_status(STATUS_INTERVAL, stop.clone());
+    while let Some(reading) = readings.recv().await {
+        let update = match reading {
+            Err(StatusError::NotRunning(message)) => Update::NotRunning(message),
+            reading => Update::Status {
+                at: chrono::Utc::now(),
+                result: reading.map(Box::new).map_err(|error| match error {
+                    StatusError::NotRunning(message) | StatusError::Failed(message) => message,
+                }),
+            },
         };
-        if updates.send(update).await.is_err() {
-            return;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            sent = updates.send(update) => if sent.is_err() { return },
         }
     }
 }

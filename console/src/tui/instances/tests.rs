@@ -1,8 +1,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
-use crate::env::Track;
 use crate::tui::test_support::{empty_store, error_store, instance, normal_store, render};
+use opsbox_common::config::Track;
 
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)

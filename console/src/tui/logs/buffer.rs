@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::line::LogLine;
+use crate::model::logs::LogLine;
 
 /// Lines kept by default: at about 200 bytes a line, some 20-30 MB.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -124,8 +124,8 @@ impl LogBuffer {
 
 #[cfg(test)]
 mod tests {
-    use super::super::line::{Level, LineSource};
     use super::*;
+    use crate::model::logs::{Level, LineSource};
 
     fn line(level: Option<Level>, text: &str) -> LogLine {
         let mut line = LogLine::plain(text, &LineSource::new("api-1", "api"), 100);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use regex::{Regex, RegexBuilder};
 
 use super::buffer::LogBuffer;
-use super::line::{Level, LogLine};
+use crate::model::logs::{Level, LogLine};
 
 /// Compiled patterns bigger than this are refused, so a pasted monster cannot stall the UI.
 const MAX_REGEX_BYTES: usize = 1 << 20;
@@ -118,8 +118,8 @@ fn first_line(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::line::LineSource;
     use super::*;
+    use crate::model::logs::LineSource;
 
     fn line(workload: &str, level: Option<Level>, text: &str) -> LogLine {
         let mut line = LogLine::plain(

@@ -1,25 +1,22 @@
-//! Logs: a capped ring buffer of parsed lines fed by a file tailer, and the view over it.
+//! Logs: a capped ring buffer of parsed lines fed by the environment's log stream, and the
+//! view over it.
 //!
-//! The data flows one way: [`tailer::spawn`] follows the instances' JSON-lines files and
-//! sends [`TailBatch`]es through a bounded channel; the app hands each batch to
+//! The data flows one way: the environment's `logs` stream sends [`LogBatch`]es through a
+//! bounded channel (the local one follows the instances' files); the app hands each batch to
 //! [`LogsView::ingest`], which pushes the lines into its [`LogBuffer`] (the one copy of
 //! them) and keeps the list of lines passing the current filter up to date.
 
 mod buffer;
 mod filter;
-mod json_line;
-mod line;
 mod render;
-pub mod tailer;
 mod view;
 
 #[cfg(test)]
 pub(in crate::tui) mod snapshots;
 
+pub use crate::model::logs::{Level, LineSource, LogBatch, LogLine, DEFAULT_MAX_TEXT_BYTES};
 pub use buffer::{LogBuffer, DEFAULT_CAPACITY};
 pub use filter::LineFilter;
-pub use line::{Level, LineSource, LogLine, DEFAULT_MAX_TEXT_BYTES};
-pub use tailer::{LogSource, TailBatch, Tailer, TailerConfig};
 pub use view::{LogsView, PromptKind, MAX_WORKLOAD_KEYS};
 
 use crossterm::event::KeyEvent;

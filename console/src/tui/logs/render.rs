@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::line::{Level, LogLine};
 use super::view::{LogsView, PromptKind, MAX_WORKLOAD_KEYS};
+use crate::model::logs::{Level, LogLine};
 
 /// The widest instance name given its own column; longer ones are cut.
 const MAX_INSTANCE_WIDTH: usize = 16;

@@ -5,7 +5,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use regex::Regex;
 
-use super::{LineSource, LogBuffer, LogLine, LogsView, TailBatch, DEFAULT_MAX_TEXT_BYTES};
+use super::{LineSource, LogBatch, LogBuffer, LogLine, LogsView, DEFAULT_MAX_TEXT_BYTES};
 use crate::tui::view::View;
 
 /// Draws `view` on a `width`×`height` test terminal and returns the screen as text, with
@@ -130,7 +130,7 @@ fn logs_empty() {
 #[test]
 fn logs_error_unreadable_file_and_invalid_regex() {
     let mut view = view_of(shift());
-    view.ingest(TailBatch {
+    view.ingest(LogBatch {
         lines: Vec::new(),
         errors: vec![
             "cannot read .opsbox/logs/worker-1.log: Permission denied (os error 13)".to_owned(),

@@ -10,8 +10,8 @@ use regex::Regex;
 
 use super::buffer::LogBuffer;
 use super::filter::{compile, LineFilter};
-use super::line::{Level, LogLine};
-use super::tailer::TailBatch;
+use crate::model::logs::LogBatch;
+use crate::model::logs::{Level, LogLine};
 use crate::tui::view::{Binding, ViewOutcome};
 
 /// Workloads that get a number key to show or hide them.
@@ -164,7 +164,7 @@ impl LogsView {
     }
 
     /// Takes what the tailer read: its lines, and the current read errors of its files.
-    pub fn ingest(&mut self, batch: TailBatch) {
+    pub fn ingest(&mut self, batch: LogBatch) {
         self.push_lines(batch.lines);
         self.source_errors = batch.errors;
     }

@@ -1,5 +1,5 @@
-use super::super::line::LineSource;
 use super::*;
+use crate::model::logs::LineSource;
 
 fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)

@@ -9,8 +9,8 @@ use ratatui::Frame;
 
 use super::super::store::Store;
 use super::super::widgets::panel;
-use crate::env::Track;
 use crate::model::{InstanceState, InstanceStatus};
+use opsbox_common::config::Track;
 
 /// Running, total and restarts of one workload, and how many of them are canaries.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

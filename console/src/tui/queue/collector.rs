@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::env::local::ControlClient;
+use crate::env::{AnyEnvironment, Environment};
 use crate::model::{DeadLetters, QueueOverview};
 
 /// Dead letters the view lists: the newest ones; the total is shown beside them.
@@ -33,18 +33,18 @@ impl super::QueueView {
 /// Reads both sources now and then every `interval` until `stop`; `refresh` asks for a
 /// reading at once (after a requeue, say).
 pub fn spawn(
-    client: ControlClient,
+    environment: AnyEnvironment,
     interval: Duration,
     refresh: mpsc::Receiver<()>,
     stop: CancellationToken,
 ) -> mpsc::Receiver<QueueReading> {
     let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(collect(client, interval, refresh, stop, sender));
+    tokio::spawn(collect(environment, interval, refresh, stop, sender));
     receiver
 }
 
 async fn collect(
-    client: ControlClient,
+    environment: AnyEnvironment,
     interval: Duration,
     mut refresh: mpsc::Receiver<()>,
     stop: CancellationToken,
@@ -59,8 +59,8 @@ async fn collect(
             () = stop.cancelled() => return,
         }
         let (overview, dead) = tokio::join!(
-            client.queue_overview(),
-            client.dead_letters(DEAD_LETTERS_LISTED)
+            environment.queue_overview(),
+            environment.dead_letters(DEAD_LETTERS_LISTED)
         );
         let reading = QueueReading {
             at: Utc::now(),

@@ -8,7 +8,6 @@
 //! [`Action::RequeueAllDead`](crate::tui::view::Action::RequeueAllDead); the app confirms, calls
 //! [`ControlClient::requeue_dead`](crate::env::local::ControlClient::requeue_dead) and audits.
 
-mod client;
 pub mod collector;
 mod history;
 mod render;

@@ -225,7 +225,7 @@ fn stable_ready(status: &crate::model::EnvironmentStatus) -> usize {
     status
         .instances
         .iter()
-        .filter(|i| i.workload == "api" && i.track == crate::env::Track::Stable)
+        .filter(|i| i.workload == "api" && i.track == opsbox_common::config::Track::Stable)
         .filter(|i| i.state == crate::model::InstanceState::Running)
         .count()
 }
@@ -235,7 +235,7 @@ fn stable_total(store: &Store) -> usize {
         status
             .instances
             .iter()
-            .filter(|i| i.workload == "api" && i.track == crate::env::Track::Stable)
+            .filter(|i| i.workload == "api" && i.track == opsbox_common::config::Track::Stable)
             .count()
     })
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opsbox::env::local::router::{CanaryWeight, UpstreamTarget, MAX_BODY_BYTES};
-use opsbox::env::Track;
+use opsbox_common::config::Track;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 

@@ -1,7 +1,7 @@
 //! The router's own answers: 503 with no upstream, 413 for large bodies, its metrics.
 
 use opsbox::env::local::router::MAX_BODY_BYTES;
-use opsbox::env::Track;
+use opsbox_common::config::Track;
 use serde_json::Value;
 
 use super::harness::{client, refused_target, send, start_router, url, Upstream};

@@ -1,7 +1,7 @@
 //! Traffic split by canary weight and round-robin within a track.
 
 use opsbox::env::local::router::{CanaryWeight, Router};
-use opsbox::env::Track;
+use opsbox_common::config::Track;
 
 use super::harness::{send, start_router, Upstream};
 

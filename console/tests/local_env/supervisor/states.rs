@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use opsbox::env::local::supervisor::{
     InstanceState, Readiness, RestartPolicy, Supervisor, SupervisorConfig, SupervisorError,
 };
-use opsbox::env::Track;
+use opsbox_common::config::Track;
 
 use super::harness::{fast_config, sh, wait_for};
 use crate::poll;

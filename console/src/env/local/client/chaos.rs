@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{
+use super::ControlClient;
+use crate::chaos::{
     ChaosStatus, FaultReport, FaultRequest, KillRequest, Killed, Outage, OutageRequest, TaskCensus,
 };
-use crate::env::local::ControlClient;
 
 /// Stopping PostgreSQL (a fast shutdown) can take a few seconds; the others answer at once.
 const OUTAGE_TIMEOUT: Duration = Duration::from_secs(30);

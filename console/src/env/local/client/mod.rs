@@ -1,10 +1,15 @@
-//! Talks to a running daemon over its control endpoint; the `local` side of [`Environment`].
+//! Talks to a running daemon over its control endpoint: the one client of the local
+//! environment, with a typed call per route.
 //!
 //! [`ControlClient::get`] and [`ControlClient::post`] carry the token and turn the
-//! daemon's `{"error": ...}` answers into errors that say what the daemon said; each
-//! verb's typed call lives next to the verb.
+//! daemon's `{"error": ...}` answers into errors that say what the daemon said; the typed
+//! calls are grouped by feature in the files beside this one.
 
-use std::collections::BTreeMap;
+mod chaos;
+mod instances;
+mod queue;
+mod slo;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,19 +17,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::daemon_record::{self, DaemonRecord};
-use super::rollout_api::StartRollout;
 use super::secret;
 use super::state_dir::StateDir;
-use crate::chaos::{KillRequest, Killed};
-use crate::env::Environment;
-use crate::model::slo::{SloQuery, SloReport};
-use crate::model::{EnvironmentStatus, RolloutStatus};
+use crate::model::EnvironmentStatus;
 
 /// How long one control request may take by default; the daemon answers most from memory.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A graceful restart waits for the instance's drain (up to its grace period).
-const RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection to the daemon named in `daemon.json`.
 #[derive(Debug, Clone)]
@@ -76,7 +74,7 @@ impl ControlClient {
     }
 
     /// `GET path`, decoded from JSON.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+    pub(super) async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         let response = self
             .send(self.http.get(self.url(path)), REQUEST_TIMEOUT)
             .await?;
@@ -85,7 +83,7 @@ impl ControlClient {
 
     /// `POST path` with a JSON body, decoded from JSON. `timeout` bounds verbs that take
     /// a while (a rollout step, a drill); most answer at once.
-    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+    pub(super) async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -140,89 +138,4 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> anyhow::Res
         .json()
         .await
         .context("the daemon's answer is not the JSON expected")
-}
-
-/// The `local` environment as the console sees it: a daemon reached through its control endpoint.
-#[derive(Debug, Clone)]
-pub struct LocalEnvironment {
-    client: ControlClient,
-}
-
-impl LocalEnvironment {
-    pub fn new(client: ControlClient) -> Self {
-        Self { client }
-    }
-
-    pub fn client(&self) -> &ControlClient {
-        &self.client
-    }
-}
-
-impl Environment for LocalEnvironment {
-    fn name(&self) -> &'static str {
-        "local"
-    }
-
-    async fn status(&self) -> anyhow::Result<EnvironmentStatus> {
-        self.client.status().await
-    }
-
-    async fn slo(&self, query: SloQuery) -> anyhow::Result<SloReport> {
-        self.client.slo(query).await
-    }
-
-    async fn rollout(&self) -> anyhow::Result<RolloutStatus> {
-        self.client.rollout().await
-    }
-
-    async fn start_rollout(
-        &self,
-        revision: &str,
-        overrides: &BTreeMap<String, String>,
-    ) -> anyhow::Result<RolloutStatus> {
-        self.client
-            .rollout_start(&StartRollout {
-                revision: revision.to_owned(),
-                set: overrides.clone(),
-            })
-            .await
-    }
-
-    async fn promote(&self, full: bool) -> anyhow::Result<RolloutStatus> {
-        self.client.rollout_promote(full).await
-    }
-
-    async fn abort(&self) -> anyhow::Result<RolloutStatus> {
-        self.client.rollout_abort().await
-    }
-
-    async fn retry(&self) -> anyhow::Result<RolloutStatus> {
-        self.client.rollout_retry().await
-    }
-
-    async fn undo(&self, to: Option<&str>) -> anyhow::Result<RolloutStatus> {
-        self.client.rollout_undo(to.map(str::to_owned)).await
-    }
-
-    async fn kill_instance(&self, name: &str) -> anyhow::Result<Killed> {
-        self.client
-            .chaos_kill(&KillRequest {
-                instance: Some(name.to_owned()),
-                workload: None,
-                track: None,
-            })
-            .await
-    }
-
-    async fn restart_instance(&self, name: &str) -> anyhow::Result<()> {
-        let _: serde_json::Value = self
-            .client
-            .post(
-                &format!("/instances/{name}/restart"),
-                &serde_json::json!({}),
-                Some(RESTART_TIMEOUT),
-            )
-            .await?;
-        Ok(())
-    }
 }

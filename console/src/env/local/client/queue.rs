@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::env::local::ControlClient;
+use super::ControlClient;
 use crate::model::{DeadLetters, QueueOverview, RequeueReport, RequeueRequest};
 
 /// A requeue writes to PostgreSQL and Redis for each letter; the daemon bounds it at 30 s.

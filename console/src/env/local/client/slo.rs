@@ -1,6 +1,6 @@
 //! The daemon as an SLO source: `GET /slo` on the local environment's control endpoint.
 
-use crate::env::local::ControlClient;
+use super::ControlClient;
 use crate::model::slo::{SloQuery, SloReport};
 
 impl ControlClient {

@@ -11,7 +11,7 @@ use super::super::router::{RouterControl, UpstreamTarget};
 use super::super::state_dir::StateDir;
 use super::super::supervisor::{InstanceState, Instances, Workload};
 use super::state::DaemonState;
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// Follows the supervisor's snapshots until it is dropped.
 pub async fn follow(

@@ -10,8 +10,8 @@ use opsbox_harness::Dependencies;
 use super::super::binaries::Binaries;
 use super::super::state_dir::StateDir;
 use super::super::supervisor::{InstanceSpec, Readiness, Workload};
-use crate::env::Track;
 use crate::model::Revision;
+use opsbox_common::config::Track;
 
 /// The revision the stack starts with; rollouts introduce the next ones.
 pub const INITIAL_REVISION: &str = "v1";

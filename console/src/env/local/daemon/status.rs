@@ -6,8 +6,8 @@ use chrono::Utc;
 
 use super::super::supervisor::InstanceSnapshot;
 use super::state::DaemonState;
-use crate::env::Track;
 use crate::model::{EnvironmentStatus, InstanceStatus, QueueStatus, RouterStatus};
+use opsbox_common::config::Track;
 
 /// A status must come back quickly even when Redis hangs.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(1);

@@ -23,7 +23,7 @@ use super::metrics::UpstreamFailure;
 use super::responses::{RouterBody, RouterRefusal};
 use super::routing::{RouterControl, Upstream};
 use super::split::TrafficSplit;
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// How long an idle pooled upstream connection is kept; the API keeps them open longer.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -7,7 +7,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// The track that answered, on every proxied response.
 pub const X_OPSBOX_TRACK: HeaderName = HeaderName::from_static("x-opsbox-track");

@@ -8,7 +8,7 @@ use prometheus::{
 };
 use serde::Serialize;
 
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// Status classes, the `code` label: per-code series would multiply cardinality for no
 /// SLI that OpsBox computes.

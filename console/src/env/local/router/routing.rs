@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metrics::RouterMetrics;
 use super::weight::CanaryWeight;
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// At most this many instances per track: a request's attempt order is a 64-bit mask.
 pub const MAX_INSTANCES_PER_TRACK: usize = 64;

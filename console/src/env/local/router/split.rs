@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::weight::CanaryWeight;
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// The traffic split between the tracks, and a round-robin cursor per track.
 ///

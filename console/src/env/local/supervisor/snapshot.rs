@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::spec::{InstanceSpec, Workload};
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// The model's instance state: what the supervisor tracks is what every
 /// environment reports.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use http::Uri;
 use serde::{Deserialize, Serialize};
 
-use crate::env::Track;
+use opsbox_common::config::Track;
 
 /// The kind of process an instance is, as `opsbox status` groups them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -50,7 +50,7 @@ pub async fn kill(
         instance: target.name.clone(),
         workload: target.workload.to_string(),
         track: target.track,
-        pid,
+        pid: Some(pid),
         at: Utc::now(),
     };
     tracing::warn!(instance = %killed.instance, pid, "chaos: instance killed");
@@ -150,7 +150,7 @@ mod tests {
     use axum::http::StatusCode;
 
     use super::*;
-    use crate::env::Track;
+    use opsbox_common::config::Track;
 
     fn instance(
         name: &str,

@@ -106,7 +106,7 @@ pub async fn follow(
 mod tests {
     use super::*;
     use crate::env::local::supervisor::{InstanceSnapshot, InstanceSpec};
-    use crate::env::Track;
+    use opsbox_common::config::Track;
 
     fn snapshot(name: &str, workload: Workload, track: Track, revision: &str) -> InstanceSnapshot {
         InstanceSnapshot::new(

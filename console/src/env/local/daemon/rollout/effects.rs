@@ -13,8 +13,8 @@ use super::analysis::{CanaryAnalysis, CanaryCounters, CanaryTarget};
 use super::machine::{Finished, Work};
 use crate::env::local::router::CanaryWeight;
 use crate::env::local::supervisor::{InstanceSnapshot, InstanceState, Workload};
-use crate::env::Track;
 use crate::model::Revision;
+use opsbox_common::config::Track;
 
 /// How long new instances may take to be ready before the step fails.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);

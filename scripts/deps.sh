@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the OS packages OpsBox needs to build, test and run, when missing.
+# Installs the OS packages (and cargo-nextest) OpsBox needs to build, test and run, when missing.
 # Usage: scripts/deps.sh [runtime|test|bench|all]   (default: all)
 #
 # Debian/Ubuntu: installs with apt-get (as root, or through sudo).
@@ -73,7 +73,7 @@ main() {
   local -a commands
   case "$what" in
     runtime) commands=(postgres redis-server) ;;
-    test) commands=(postgres redis-server promtool amtool shellcheck) ;;
+    test) commands=(postgres redis-server promtool amtool shellcheck tmux) ;;
     bench) commands=(postgres redis-server wrk pgbench) ;;
     all) commands=(postgres redis-server promtool amtool shellcheck wrk pgbench tmux) ;;
     -h | --help) usage ;;
@@ -82,6 +82,18 @@ main() {
   local -a packages
   mapfile -t packages < <(missing_packages "${commands[@]}")
   install "${packages[@]}"
+  if [[ "$what" == test || "$what" == all ]]; then
+    install_nextest
+  fi
+}
+
+# The test runner: from crates.io, built once into ~/.cargo/bin.
+install_nextest() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    return
+  fi
+  echo "installing cargo-nextest (cargo install --locked; a few minutes, once)" >&2
+  cargo install --locked --quiet cargo-nextest
 }
 
 main "$@"

@@ -322,3 +322,6 @@ async fn run_up(state: &StateDir, progress: mpsc::Sender<String>) -> anyhow::Res
     anyhow::ensure!(status.success(), "opsbox up ended with {status}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,6 +22,7 @@ mod postgres_server;
 mod process;
 mod programs;
 mod redis_server;
+mod server_process;
 mod startup;
 mod state_dir;
 mod urls;

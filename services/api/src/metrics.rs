@@ -10,6 +10,8 @@ pub struct ApiMetrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub request_duration: HistogramVec,
+    /// Requests being served: what a graceful shutdown still has to drain.
+    pub requests_in_flight: IntGaugeVec,
     pub tasks_created: IntCounter,
     pub jobs_enqueued: IntCounter,
     db_pool: IntGaugeVec,
@@ -30,6 +32,13 @@ impl ApiMetrics {
                 .buckets(common::HTTP_BUCKETS.to_vec()),
             &["method", "route"],
         )?;
+        let requests_in_flight = IntGaugeVec::new(
+            Opts::new(
+                "http_requests_in_flight",
+                "HTTP requests being served, by matched route template.",
+            ),
+            &["method", "route"],
+        )?;
         let tasks_created = IntCounter::new("opsbox_tasks_created_total", "Tasks created.")?;
         let jobs_enqueued = IntCounter::new("opsbox_jobs_enqueued_total", "Task runs queued.")?;
         let db_pool = IntGaugeVec::new(
@@ -41,6 +50,7 @@ impl ApiMetrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_duration.clone()))?;
+        registry.register(Box::new(requests_in_flight.clone()))?;
         registry.register(Box::new(tasks_created.clone()))?;
         registry.register(Box::new(jobs_enqueued.clone()))?;
         registry.register(Box::new(db_pool.clone()))?;
@@ -49,6 +59,7 @@ impl ApiMetrics {
             registry,
             requests,
             request_duration,
+            requests_in_flight,
             tasks_created,
             jobs_enqueued,
             db_pool,

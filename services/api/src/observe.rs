@@ -6,6 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use prometheus::IntGauge;
 use tracing::Instrument;
 
 use crate::context::AppContext;
@@ -36,7 +37,13 @@ pub async fn observe(State(ctx): State<AppContext>, request: Request, next: Next
         .collect();
     opsbox_common::telemetry::continue_trace(&span, &carrier);
 
+    let in_flight = InFlight::enter(
+        ctx.metrics
+            .requests_in_flight
+            .with_label_values(&[method.as_str(), route.as_str()]),
+    );
     let mut response = next.run(request).instrument(span.clone()).await;
+    drop(in_flight);
     if ctx.is_draining() {
         // Keep-alive connections would otherwise carry the next request into
         // a closing listener; a proxy then sees the connection drop mid-request.
@@ -75,6 +82,23 @@ pub async fn observe(State(ctx): State<AppContext>, request: Request, next: Next
         });
     }
     response
+}
+
+/// Counts a request in the in-flight gauge until it is dropped, so a request
+/// whose client goes away (and whose future is dropped mid-way) leaves too.
+struct InFlight(IntGauge);
+
+impl InFlight {
+    fn enter(gauge: IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Applies the injected faults to task requests only: probes and metrics

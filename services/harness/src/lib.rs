@@ -17,11 +17,13 @@
 
 mod dependencies;
 mod error;
+mod parent_death;
 mod ports;
 mod postgres_server;
 mod process;
 mod programs;
 mod redis_server;
+mod server_process;
 mod startup;
 mod state_dir;
 mod urls;
@@ -30,6 +32,7 @@ pub use dependencies::{
     Dependencies, DependenciesBuilder, ADMIN_URL_ENV, DATABASE_URL_ENV, REDIS_URL_ENV,
 };
 pub use error::{HarnessError, Result};
+pub use parent_death::die_with_parent;
 pub use ports::free_port;
 pub use postgres_server::{PostgresServer, APP_DATABASE};
 pub use process::LaunchOptions;

@@ -3,19 +3,19 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
 use nix::unistd::User;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Executor};
-use tokio::sync::Mutex;
 
 use crate::error::{HarnessError, Result};
 use crate::process::{run_to_completion, Account, Launch, LaunchOptions, ManagedProcess};
 use crate::programs::postgres_bin_dir;
-use crate::startup::{start_on_free_port, wait_until_ready, StartError};
+use crate::server_process::{Freeze, ServerKind, ServerProcess};
+use crate::startup::{wait_until_ready, StartError};
 use crate::urls::{is_valid_database_name, redact, with_database, MAX_DATABASE_NAME_LEN};
 
 /// The database the services use; created on first start.
@@ -29,6 +29,13 @@ const ADMIN_DATABASE: &str = "postgres";
 const SHUTDOWN_SIGNAL: Signal = Signal::SIGINT;
 /// With fsync off the shutdown checkpoint is quick; this only bounds a stuck server.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+static KIND: ServerKind = ServerKind {
+    name: SERVER,
+    stop_signal: SHUTDOWN_SIGNAL,
+    stop_grace: SHUTDOWN_GRACE,
+    freeze: Freeze::WithChildren,
+};
 /// Between readiness probes: short, since start-up usually takes well under a second.
 const READY_POLL: Duration = Duration::from_millis(20);
 /// One probe may not hang longer than this (a half-started server can stall a handshake).
@@ -43,14 +50,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// without blocking an async runtime.
 pub struct PostgresServer {
     install: Installation,
-    port: u16,
     admin_url: String,
     database_url: String,
-    /// The running postmaster; the async lock serialises start and stop.
-    process: Mutex<Option<ManagedProcess>>,
-    /// Mirror of the postmaster's pid for lock-free reads (0: not running).
-    pid: AtomicU32,
-    paused: AtomicBool,
+    /// The running postmaster.
+    server: ServerProcess,
 }
 
 impl PostgresServer {
@@ -59,32 +62,27 @@ impl PostgresServer {
     pub async fn launch(dir: impl Into<PathBuf>, options: LaunchOptions) -> Result<Self> {
         let started = Instant::now();
         let install = Installation::prepare(dir.into(), options).await?;
-        let (port, process) = start_on_free_port(SERVER, |port| install.run(port)).await?;
+        let server = ServerProcess::launch(&KIND, |port| install.run(port)).await?;
+        let port = server.port();
         let admin_url = server_url(port, ADMIN_DATABASE);
         let database_url = server_url(port, APP_DATABASE);
         ensure_database(&admin_url, APP_DATABASE).await?;
-        tracing::info!(port, pid = process.pid(), elapsed = ?started.elapsed(), "PostgreSQL ready");
+        tracing::info!(port, pid = server.pid(), elapsed = ?started.elapsed(), "PostgreSQL ready");
         Ok(Self {
             install,
-            port,
             admin_url,
             database_url,
-            pid: AtomicU32::new(process.pid()),
-            process: Mutex::new(Some(process)),
-            paused: AtomicBool::new(false),
+            server,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// The postmaster's pid, or `None` while stopped.
     pub fn pid(&self) -> Option<u32> {
-        match self.pid.load(Ordering::Acquire) {
-            0 => None,
-            pid => Some(pid),
-        }
+        self.server.pid()
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/opsbox`
@@ -109,80 +107,34 @@ impl PostgresServer {
     ///
     /// Connections then fail at once with "connection refused", like a crashed database.
     pub async fn stop(&self) -> Result<()> {
-        let mut slot = self.process.lock().await;
-        if let Some(process) = slot.take() {
-            self.pid.store(0, Ordering::Release);
-            // Frozen backends would hold the shutdown until the grace ran out.
-            if self.paused.swap(false, Ordering::AcqRel) {
-                process.signal_with_children(Signal::SIGCONT)?;
-            }
-            process.stop(SHUTDOWN_SIGNAL, SHUTDOWN_GRACE).await?;
-            tracing::debug!(port = self.port, "PostgreSQL stopped");
-        }
-        Ok(())
+        self.server.stop().await
     }
 
     /// True while paused with [`PostgresServer::pause`].
     pub fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
+        self.server.is_paused()
     }
 
     /// Freezes the postmaster and every backend and auxiliary process with SIGSTOP,
     /// like a hung database: open connections stay open and nothing is answered; new
     /// connections are accepted by the kernel and then stall.
     pub async fn pause(&self) -> Result<()> {
-        self.signal_with_backends_while_running(Signal::SIGSTOP)
-            .await?;
-        self.paused.store(true, Ordering::Release);
-        tracing::debug!(port = self.port, "PostgreSQL paused");
-        Ok(())
+        self.server.pause().await
     }
 
     /// Undoes [`PostgresServer::pause`] with SIGCONT.
     pub async fn resume(&self) -> Result<()> {
-        self.signal_with_backends_while_running(Signal::SIGCONT)
-            .await?;
-        self.paused.store(false, Ordering::Release);
-        tracing::debug!(port = self.port, "PostgreSQL resumed");
-        Ok(())
-    }
-
-    async fn signal_with_backends_while_running(&self, signal: Signal) -> Result<()> {
-        let slot = self.process.lock().await;
-        let process = slot.as_ref().ok_or(HarnessError::WrongState {
-            server: SERVER,
-            state: "stopped",
-            hint: "call start() before it can be paused or resumed",
-        })?;
-        process.signal_with_children(signal)
+        self.server.resume().await
     }
 
     /// Starts the server again on the same port and data; a no-op when it is running.
     pub async fn start(&self) -> Result<()> {
-        let mut slot = self.process.lock().await;
-        if let Some(process) = slot.as_mut() {
-            if process.exit_status()?.is_none() {
-                return Ok(());
-            }
-        }
-        let process = self
-            .install
-            .run(self.port)
-            .await
-            .map_err(|error| error.on_fixed_port(SERVER, self.port))?;
-        self.pid.store(process.pid(), Ordering::Release);
-        self.paused.store(false, Ordering::Release);
-        *slot = Some(process);
-        Ok(())
+        self.server.start(|port| self.install.run(port)).await
     }
 
     /// True while the postmaster runs (false after `stop()` or a crash).
     pub async fn is_running(&self) -> Result<bool> {
-        let mut slot = self.process.lock().await;
-        match slot.as_mut() {
-            Some(process) => Ok(process.exit_status()?.is_none()),
-            None => Ok(false),
-        }
+        self.server.is_running().await
     }
 
     /// Creates the empty database `name` and returns its URL.

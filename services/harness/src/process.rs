@@ -12,6 +12,7 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{Gid, Pid, Uid};
 
 use crate::error::{HarnessError, Result};
+use crate::parent_death::die_with_parent;
 
 /// How long a process gets to die after SIGKILL before we give up waiting for it.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -116,21 +117,7 @@ impl ManagedProcess {
             command.uid(account.uid.as_raw()).gid(account.gid.as_raw());
         }
         if kill_with_parent {
-            let parent = nix::unistd::getpid();
-            // SAFETY: the closure only makes async-signal-safe system calls
-            // (prctl, getppid) and does not allocate. std runs it after setuid,
-            // which matters: changing credentials clears the death signal.
-            unsafe {
-                command.pre_exec(move || {
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
-                    // The owner may have died between fork and prctl; then no signal
-                    // will ever come, so refuse to run orphaned.
-                    if nix::unistd::getppid() != parent {
-                        return Err(io::Error::from(Errno::ESRCH));
-                    }
-                    Ok(())
-                });
-            }
+            die_with_parent(&mut command);
         }
         let program = command.get_program().to_string_lossy().into_owned();
         let child = tokio::process::Command::from(command)

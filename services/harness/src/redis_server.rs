@@ -1,17 +1,16 @@
 //! A private Redis server without persistence: start, stop, restart, and pause it like a hung dependency.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use redis::AsyncConnectionConfig;
-use tokio::sync::Mutex;
 
 use crate::error::{HarnessError, Result};
 use crate::process::{Launch, LaunchOptions, ManagedProcess};
 use crate::programs::redis_server_program;
-use crate::startup::{start_on_free_port, wait_until_ready, StartError};
+use crate::server_process::{Freeze, ServerKind, ServerProcess};
+use crate::startup::{wait_until_ready, StartError};
 
 const SERVER: &str = "Redis";
 
@@ -22,21 +21,21 @@ const READY_POLL: Duration = Duration::from_millis(10);
 /// One probe may not hang longer than this.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
+static KIND: ServerKind = ServerKind {
+    name: SERVER,
+    // `ManagedProcess::stop` continues a paused server so it can act on SIGTERM.
+    stop_signal: Signal::SIGTERM,
+    stop_grace: STOP_GRACE,
+    freeze: Freeze::Process,
+};
+
 /// A Redis server owned by this process, on 127.0.0.1 with no persistence.
 ///
 /// Dropping it SIGKILLs the server (its data is disposable) and reaps it.
 pub struct RedisServer {
-    program: PathBuf,
-    dir: PathBuf,
-    log_path: PathBuf,
-    options: LaunchOptions,
-    port: u16,
+    setup: Setup,
     url: String,
-    /// The running server; the async lock serialises start, stop, pause and resume.
-    process: Mutex<Option<ManagedProcess>>,
-    /// Mirror of the server's pid for lock-free reads (0: not running).
-    pid: AtomicU32,
-    paused: AtomicBool,
+    server: ServerProcess,
 }
 
 impl RedisServer {
@@ -51,36 +50,29 @@ impl RedisServer {
         let dir = dir
             .canonicalize()
             .map_err(HarnessError::io(format!("resolve {}", dir.display())))?;
-        let mut server = Self {
+        let setup = Setup {
             program,
             log_path: dir.join("redis.log"),
             dir,
             options,
-            port: 0,
-            url: String::new(),
-            process: Mutex::new(None),
-            pid: AtomicU32::new(0),
-            paused: AtomicBool::new(false),
         };
-        let (port, process) = start_on_free_port(SERVER, |port| server.run(port)).await?;
-        server.port = port;
-        server.url = format!("redis://127.0.0.1:{port}");
-        server.pid.store(process.pid(), Ordering::Release);
-        *server.process.get_mut() = Some(process);
-        tracing::info!(port = server.port, pid = server.pid(), elapsed = ?started.elapsed(), "Redis ready");
-        Ok(server)
+        let server = ServerProcess::launch(&KIND, |port| setup.run(port)).await?;
+        let port = server.port();
+        tracing::info!(port, pid = server.pid(), elapsed = ?started.elapsed(), "Redis ready");
+        Ok(Self {
+            setup,
+            url: format!("redis://127.0.0.1:{port}"),
+            server,
+        })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.server.port()
     }
 
     /// The server's pid, or `None` while stopped.
     pub fn pid(&self) -> Option<u32> {
-        match self.pid.load(Ordering::Acquire) {
-            0 => None,
-            pid => Some(pid),
-        }
+        self.server.pid()
     }
 
     /// `redis://127.0.0.1:PORT`
@@ -89,81 +81,50 @@ impl RedisServer {
     }
 
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        &self.setup.log_path
     }
 
     /// True while paused with [`RedisServer::pause`].
     pub fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::Acquire)
+        self.server.is_paused()
     }
 
     /// Stops the server (its data is lost) and waits until it has exited; a no-op when stopped.
     pub async fn stop(&self) -> Result<()> {
-        let mut slot = self.process.lock().await;
-        if let Some(process) = slot.take() {
-            self.pid.store(0, Ordering::Release);
-            // `stop` continues a paused server so it can act on SIGTERM.
-            process.stop(Signal::SIGTERM, STOP_GRACE).await?;
-            self.paused.store(false, Ordering::Release);
-            tracing::debug!(port = self.port, "Redis stopped");
-        }
-        Ok(())
+        self.server.stop().await
     }
 
     /// Starts an empty server again on the same port; a no-op when it is running.
     pub async fn start(&self) -> Result<()> {
-        let mut slot = self.process.lock().await;
-        if let Some(process) = slot.as_mut() {
-            if process.exit_status()?.is_none() {
-                return Ok(());
-            }
-        }
-        let process = self
-            .run(self.port)
-            .await
-            .map_err(|error| error.on_fixed_port(SERVER, self.port))?;
-        self.pid.store(process.pid(), Ordering::Release);
-        self.paused.store(false, Ordering::Release);
-        *slot = Some(process);
-        Ok(())
+        self.server.start(|port| self.setup.run(port)).await
     }
 
     /// Freezes the server with SIGSTOP: connections stay open but nothing is answered,
     /// like a hung dependency. New connections are accepted by the kernel and then stall.
     pub async fn pause(&self) -> Result<()> {
-        self.send_while_running(Signal::SIGSTOP, "paused").await?;
-        self.paused.store(true, Ordering::Release);
-        Ok(())
+        self.server.pause().await
     }
 
     /// Undoes [`RedisServer::pause`] with SIGCONT.
     pub async fn resume(&self) -> Result<()> {
-        self.send_while_running(Signal::SIGCONT, "resumed").await?;
-        self.paused.store(false, Ordering::Release);
-        Ok(())
+        self.server.resume().await
     }
 
     /// True while the server runs (paused counts as running; false after `stop()` or a crash).
     pub async fn is_running(&self) -> Result<bool> {
-        let mut slot = self.process.lock().await;
-        match slot.as_mut() {
-            Some(process) => Ok(process.exit_status()?.is_none()),
-            None => Ok(false),
-        }
+        self.server.is_running().await
     }
+}
 
-    async fn send_while_running(&self, signal: Signal, verb: &'static str) -> Result<()> {
-        let slot = self.process.lock().await;
-        let process = slot.as_ref().ok_or(HarnessError::WrongState {
-            server: SERVER,
-            state: "stopped",
-            hint: "call start() before it can be paused or resumed",
-        })?;
-        process.signal(signal)?;
-        tracing::debug!(port = self.port, "Redis {verb}");
-        Ok(())
-    }
+/// Everything about the server except its port and process: program, paths, options.
+struct Setup {
+    program: PathBuf,
+    dir: PathBuf,
+    log_path: PathBuf,
+    options: LaunchOptions,
+}
 
+impl Setup {
     /// Starts `redis-server` on `port` and waits until it answers.
     async fn run(&self, port: u16) -> Result<ManagedProcess, StartError> {
         let mut command = std::process::Command::new(&self.program);

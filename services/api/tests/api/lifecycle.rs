@@ -7,6 +7,10 @@ use serde_json::Value;
 
 use crate::helpers::{eventually, spawn_app_with};
 
+/// The in-flight gauge's line while the slow `GET /tasks` is being served.
+const SLOW_REQUEST_IN_FLIGHT: &str =
+    r#"http_requests_in_flight{method="GET",route="/tasks",track="stable"} 1"#;
+
 #[tokio::test]
 async fn shutdown_fails_readiness_at_once_then_drains_in_flight_requests() {
     let mut app = spawn_app_with(|c| {
@@ -16,7 +20,20 @@ async fn shutdown_fails_readiness_at_once_then_drains_in_flight_requests() {
     .await;
     // A slow request is in flight when the shutdown begins.
     let slow = tokio::spawn(app.client.get(app.url("/tasks")).send());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The server counts it as in flight only once it is being served: a
+    // shutdown signalled before that would refuse it rather than drain it.
+    eventually(
+        Duration::from_secs(5),
+        "the slow request to be served",
+        || async {
+            let metrics = app.metrics().await;
+            metrics
+                .lines()
+                .any(|line| line == SLOW_REQUEST_IN_FLIGHT)
+                .then_some(())
+        },
+    )
+    .await;
     app.signal_shutdown();
 
     let ready = eventually(Duration::from_secs(1), "readiness to fail", || async {

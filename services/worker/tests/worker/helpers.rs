@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -16,7 +15,7 @@ use opsbox_common::db::migrate_up;
 use opsbox_common::model::{Task, TaskKind, TaskStatus, TASK_COLUMNS};
 use opsbox_common::queue::{Job, JobQueue, QueueDepth, QueueKeys};
 use opsbox_common::redis_conn::Redis;
-use opsbox_harness::Dependencies;
+use opsbox_harness::{die_with_parent, Dependencies};
 use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tempfile::TempDir;
@@ -246,12 +245,7 @@ impl WorkerBuilder<'_> {
             .stderr(log);
         // The worker dies with the test thread that started it, even when the
         // test process is killed, so no worker outlives its test.
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-            });
-        }
+        die_with_parent(&mut command);
         let child = tokio::process::Command::from(command)
             .kill_on_drop(true)
             .spawn()

@@ -5,8 +5,6 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use nix::errno::Errno;
-use nix::sys::signal::Signal;
 use tokio::process::Child;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
@@ -81,19 +79,6 @@ pub(crate) fn command(spec: &InstanceSpec, log: File) -> io::Result<Command> {
     if let Some(dir) = &spec.working_dir {
         command.current_dir(dir);
     }
-    let supervisor = nix::unistd::getpid();
-    // SAFETY: between fork and exec only async-signal-safe system calls run here
-    // (prctl, getppid); nothing allocates or takes a lock.
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
-            // The supervisor may have died between fork and prctl: then no signal will
-            // ever come, so do not run orphaned.
-            if nix::unistd::getppid() != supervisor {
-                return Err(io::Error::from(Errno::ESRCH));
-            }
-            Ok(())
-        });
-    }
+    opsbox_harness::die_with_parent(&mut command);
     Ok(command)
 }

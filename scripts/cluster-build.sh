@@ -196,6 +196,11 @@ build_etcd() {
   (cd "$TESTENV/k8s" && nice -n 15 go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
 }
 
+# A tool outside the wrappers, at its pinned version, into $BIN.
+go_install() {
+  GOBIN=$BIN nice -n 15 go install -trimpath -ldflags "-s -w" "$1"
+}
+
 timed() {
   local name=$1 start=$SECONDS
   shift
@@ -227,13 +232,10 @@ build() {
   timed "etcd $ETCD_VERSION" build_etcd
   local av="-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=${ARGO_ROLLOUTS_VERSION#v}"
   timed "argo-rollouts $ARGO_ROLLOUTS_VERSION" build_wrapper "$TESTENV/argo" "$av" "${ARGO_TOOLS[@]}"
-  timed "helm $HELM_VERSION, kubeconform $KUBECONFORM_VERSION, conftest $CONFTEST_VERSION" \
-    env GOBIN="$BIN" nice -n 15 go install -trimpath -ldflags "-s -w" \
-    "$HELM_MODULE/cmd/helm@$HELM_VERSION"
-  env GOBIN="$BIN" nice -n 15 go install -trimpath -ldflags "-s -w" \
-    "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
-  env GOBIN="$BIN" nice -n 15 go install -trimpath -ldflags "-s -w" \
-    "github.com/open-policy-agent/conftest@$CONFTEST_VERSION"
+  timed "helm $HELM_VERSION" go_install "$HELM_MODULE/cmd/helm@$HELM_VERSION"
+  timed "kubeconform $KUBECONFORM_VERSION" \
+    go_install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+  timed "conftest $CONFTEST_VERSION" go_install "github.com/open-policy-agent/conftest@$CONFTEST_VERSION"
   timed "data (CRDs, RBAC, kwok stages)" copy_data
   local b
   for b in "${BINARIES[@]}"; do

@@ -97,13 +97,19 @@ wait_for() {
   done
 }
 
+# Whether a process group has a process that is not a zombie (an exited
+# component waits for init to reap it, which can take seconds here).
+group_running() {
+  ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
 stop_group() {
   local name=$1 pid i
   pid=$(pid_of "$name")
   [[ -n "$pid" ]] || return 0
   kill -TERM -- "-$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
-    kill -0 -- "-$pid" 2>/dev/null || break
+    group_running "$pid" || break
     sleep 0.1
   done
   kill -KILL -- "-$pid" 2>/dev/null || true

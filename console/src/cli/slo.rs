@@ -12,6 +12,7 @@ use crate::env::{AnyEnvironment, Environment};
 use crate::model::slo::{
     AlertLevel, Exhaustion, Measured, SloReport, SloScope, SloSource, SloSummary, SourceChoice,
 };
+use crate::slo::windows::SLI_WINDOWS;
 
 /// Exit code of `opsbox slo` while a page alert is active (1 means it could not tell).
 pub const PAGE_EXIT_CODE: u8 = 3;
@@ -67,9 +68,6 @@ pub fn status(environment: &AnyEnvironment, args: &SloStatusArgs) -> anyhow::Res
     .into())
 }
 
-/// Windows shown as burn-rate columns: the SLI windows, not the period.
-const WINDOW_COLUMNS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
-
 /// The table `opsbox slo` prints.
 pub fn render(report: &SloReport) -> String {
     let mut out = String::new();
@@ -91,8 +89,9 @@ pub fn render(report: &SloReport) -> String {
         "\n{:<18} {:>9} {:>10} {:>12}  BURN",
         "SLO", "OBJECTIVE", "SLI", "BUDGET LEFT"
     );
-    for window in WINDOW_COLUMNS {
-        let _ = write!(out, " {window:>9}");
+    // Burn-rate columns: the SLI windows, not the period.
+    for window in SLI_WINDOWS {
+        let _ = write!(out, " {:>9}", window.to_string());
     }
     let _ = writeln!(out, "  {:<12} EXHAUSTED IN", "ALERT");
     for slo in &report.slos {
@@ -137,8 +136,8 @@ fn row(slo: &SloSummary) -> String {
             left * 100.0
         )),
     );
-    for window in WINDOW_COLUMNS {
-        let burn = slo.window(window).map_or_else(
+    for window in SLI_WINDOWS {
+        let burn = slo.window(&window.to_string()).map_or_else(
             || "?".to_owned(),
             |report| cell(&report.burn_rate, burn_rate),
         );

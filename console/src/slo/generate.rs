@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::analysis;
-use super::promtool_tests;
+use super::promtool_scenarios;
 use super::rules;
 use super::spec::SloSpec;
 
@@ -60,7 +60,7 @@ pub fn generated_files(spec: &SloSpec) -> Result<Vec<GeneratedFile>, serde_yaml:
         });
         // promtool resolves rule_files relative to the test file.
         let relative_rules = format!("../rules/slo-{}.yaml", slo.name);
-        let tests = promtool_tests::test_file(slo, &rule_file, &relative_rules);
+        let tests = promtool_scenarios::test_file(slo, &rule_file, &relative_rules);
         files.push(GeneratedFile {
             path: tests_path(&slo.name).into(),
             contents: header(&format!(

@@ -6,7 +6,7 @@ pub mod duration;
 pub mod engine;
 pub mod generate;
 pub mod promql;
-pub mod promtool_tests;
+pub mod promtool_scenarios;
 pub mod rules;
 pub mod spec;
 pub mod windows;

@@ -82,10 +82,16 @@ pub struct ActionResult {
 /// A warning or error line from the services' logs, for the Overview.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProblemLine {
+    /// The newest occurrence.
     pub at: Option<DateTime<Utc>>,
     pub level: &'static str,
     pub instance: String,
+    /// The newest occurrence's whole text; only its message when it repeats.
     pub text: String,
+    /// How many lines of this kind (level, instance, message) were seen: 1 for one.
+    pub repeats: usize,
+    /// The oldest occurrence, when it repeats.
+    pub first_at: Option<DateTime<Utc>>,
 }
 
 /// The drills the console can run, and the newest report of each.

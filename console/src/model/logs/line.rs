@@ -95,6 +95,9 @@ pub struct LogLine {
     pub workload: Arc<str>,
     /// The message followed by the other fields as `key=value`, or the raw plain text.
     pub text: Box<str>,
+    /// How many bytes of `text` are the message; the fields follow. Repeats of one message
+    /// with other fields (a retry's attempt number) are one kind of line.
+    pub message_len: u32,
     /// 128-bit W3C trace id, kept as a number: compact, and compared without allocating.
     /// All zeros is no trace (W3C calls it invalid), so `None` costs no extra space.
     pub trace_id: Option<NonZeroU128>,
@@ -121,6 +124,7 @@ impl LogLine {
             instance: source.instance.clone(),
             workload: source.workload.clone(),
             text: cut(raw.to_owned(), max_text_bytes).into_boxed_str(),
+            message_len: u32::MAX,
             trace_id: None,
             span_id: None,
         }
@@ -153,6 +157,7 @@ impl LogLine {
         let mut text = String::with_capacity(prefix.len() + message.len() + json.fields.len());
         text.push_str(prefix);
         text.push_str(message);
+        let message_len = u32::try_from(text.len()).unwrap_or(u32::MAX);
         text.push_str(&json.fields);
         Self {
             seq: 0,
@@ -161,9 +166,16 @@ impl LogLine {
             instance: source.instance.clone(),
             workload: source.workload.clone(),
             text: cut(text, max_text_bytes).into_boxed_str(),
+            message_len,
             trace_id,
             span_id,
         }
+    }
+
+    /// The message without its fields (all of a plain line).
+    pub fn message(&self) -> &str {
+        let end = usize::try_from(self.message_len).unwrap_or(usize::MAX);
+        self.text.get(..end).unwrap_or(&self.text)
     }
 
     /// The trace id as the services log it: 32 lowercase hex digits.

@@ -251,17 +251,9 @@ impl App {
     /// Lines the log tailer read; the Overview's warnings follow them.
     pub fn ingest_logs(&mut self, batch: LogBatch) {
         self.logs.ingest(batch);
-        let problems = self
-            .logs
-            .latest_problems(PROBLEM_LINES)
-            .into_iter()
-            .map(|line| ProblemLine {
-                at: line.timestamp,
-                level: line.level.map_or("?", |level| level.as_str()),
-                instance: line.instance.to_string(),
-                text: line.text.to_string(),
-            })
-            .collect();
+        // Every indexed problem is looked at, so that a line repeated all shift is one
+        // row and a new kind of warning still finds its place.
+        let problems = collapse_repeats(&self.logs.latest_problems(usize::MAX), PROBLEM_LINES);
         self.store.borrow_mut().problems = problems;
     }
 
@@ -654,3 +646,36 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 #[cfg(test)]
 mod tests;
+
+/// The newest `keep` kinds of problem (level, instance and message), oldest first, each
+/// with how often it was seen: the same retry warning every few seconds is one row.
+fn collapse_repeats(lines: &[&crate::model::logs::LogLine], keep: usize) -> Vec<ProblemLine> {
+    let mut kinds: Vec<ProblemLine> = Vec::new();
+    let mut index: std::collections::HashMap<(&str, &str, &str), usize> =
+        std::collections::HashMap::new();
+    for line in lines.iter().rev() {
+        let level = line.level.map_or("?", |level| level.as_str());
+        match index.get(&(level, &*line.instance, line.message())) {
+            Some(&at) => {
+                let kind = &mut kinds[at];
+                kind.repeats += 1;
+                kind.first_at = line.timestamp;
+                kind.text = line.message().to_owned();
+            }
+            None if kinds.len() < keep => {
+                index.insert((level, &*line.instance, line.message()), kinds.len());
+                kinds.push(ProblemLine {
+                    at: line.timestamp,
+                    level,
+                    instance: line.instance.to_string(),
+                    text: line.text.to_string(),
+                    repeats: 1,
+                    first_at: line.timestamp,
+                });
+            }
+            None => {}
+        }
+    }
+    kinds.reverse();
+    kinds
+}

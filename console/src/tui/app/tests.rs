@@ -329,3 +329,51 @@ fn app_copies_the_latest_log_problems_for_the_overview() {
     );
     assert!(screen(&mut app, 80, 24).contains("database is unreachable"));
 }
+
+#[test]
+fn repeated_warnings_collapse_into_one_row_and_a_new_kind_stands_out() {
+    use crate::tui::logs::{LineSource, LogLine, DEFAULT_MAX_TEXT_BYTES};
+    let mut app = connected_app();
+    let worker = LineSource::new("worker-1", "worker");
+    let mut lines: Vec<LogLine> = (0..12)
+        .map(|attempt| {
+            let raw = format!(
+                r#"{{"timestamp":"2026-03-01T12:00:{:02}Z","level":"WARN","message":"job failed; will retry","attempt":{attempt}}}"#,
+                attempt * 2
+            );
+            LogLine::parse(&raw, &worker, DEFAULT_MAX_TEXT_BYTES)
+        })
+        .collect();
+    lines.push(LogLine::parse(
+        r#"{"timestamp":"2026-03-01T12:00:30Z","level":"ERROR","message":"database is unreachable"}"#,
+        &LineSource::new("api-1", "api"),
+        DEFAULT_MAX_TEXT_BYTES,
+    ));
+    app.ingest_logs(LogBatch {
+        lines,
+        errors: Vec::new(),
+    });
+    let problems = app.store().borrow().problems.clone();
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert_eq!(
+        (problems[0].repeats, problems[0].text.as_str()),
+        (12, "job failed; will retry")
+    );
+    assert_eq!(
+        problems[0]
+            .first_at
+            .map(|at| at.format("%H:%M:%S").to_string()),
+        Some("12:00:00".to_owned())
+    );
+    assert_eq!(
+        (problems[1].repeats, problems[1].level),
+        (1, "ERROR"),
+        "the new kind is its own row, newest last"
+    );
+    let screen = screen(&mut app, 100, 30);
+    assert!(
+        screen.contains("×12, since [time] job failed; will retry"),
+        "{screen}"
+    );
+    assert_eq!(screen.matches("job failed").count(), 1, "{screen}");
+}

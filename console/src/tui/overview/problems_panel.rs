@@ -41,9 +41,19 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
                 |at| at.format("%H:%M:%S").to_string(),
             );
             let head = format!("{time} {:<5} {:<10} ", problem.level, problem.instance);
-            let room = width.saturating_sub(head.chars().count());
+            // A repeat count goes first: it is what tells a new warning from an old one.
+            let count = if problem.repeats > 1 {
+                let since = problem.first_at.map_or_else(String::new, |first| {
+                    format!(", since {}", first.format("%H:%M:%S"))
+                });
+                format!("×{}{since} ", problem.repeats)
+            } else {
+                String::new()
+            };
+            let room = width.saturating_sub(head.chars().count() + count.chars().count());
             Line::from(vec![
                 Span::styled(head, style),
+                Span::styled(count, theme.accent()),
                 Span::raw(text::truncate(&problem.text, room)),
             ])
         })

@@ -123,7 +123,7 @@ pub fn live_values(store: &Store, slo_name: &str) -> LiveValues {
 pub fn summary_lines(values: &LiveValues) -> Vec<String> {
     let get = |key: &str| values.get(key).unwrap_or("unknown");
     let mut burns = String::new();
-    for window in ["5m", "30m", "1h", "6h", "1d", "3d"] {
+    for window in crate::slo::windows::SLI_WINDOWS {
         if let Some(value) = values.get(&format!("burn_rate_{window}")) {
             let _ = write!(burns, "{window} {value}  ");
         }

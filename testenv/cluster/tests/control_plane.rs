@@ -82,7 +82,13 @@ fn allowed(
     });
     let out = cluster.kubectl_stdin(
         user,
-        &["create", "-f", "-", "-o", "json"],
+        &[
+            "create",
+            "--raw",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            "-f",
+            "-",
+        ],
         &review.to_string(),
     )?;
     let v: Value = serde_json::from_str(&out)?;

@@ -50,10 +50,13 @@ die() {
 
 pid_of() { cat "$STATE/run/$1.pid" 2>/dev/null || true; }
 
+# Running, and not a zombie waiting for init to reap it.
 alive() {
-  local pid
+  local pid stat
   pid=$(pid_of "$1")
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+  [[ -n "$pid" ]] || return 1
+  stat=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
+  [[ $stat != Z* ]]
 }
 
 log_tail() {

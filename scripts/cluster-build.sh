@@ -197,8 +197,9 @@ build_etcd() {
 }
 
 # A tool outside the wrappers, at its pinned version, into $BIN.
+# $1: package@version, $2: its version ldflags.
 go_install() {
-  GOBIN=$BIN nice -n 15 go install -trimpath -ldflags "-s -w" "$1"
+  GOBIN=$BIN nice -n 15 go install -trimpath -ldflags "-s -w $2" "$1"
 }
 
 timed() {
@@ -232,10 +233,13 @@ build() {
   timed "etcd $ETCD_VERSION" build_etcd
   local av="-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=${ARGO_ROLLOUTS_VERSION#v}"
   timed "argo-rollouts $ARGO_ROLLOUTS_VERSION" build_wrapper "$TESTENV/argo" "$av" "${ARGO_TOOLS[@]}"
-  timed "helm $HELM_VERSION" go_install "$HELM_MODULE/cmd/helm@$HELM_VERSION"
+  timed "helm $HELM_VERSION" go_install "$HELM_MODULE/cmd/helm@$HELM_VERSION" \
+    "-X $HELM_MODULE/internal/version.version=$HELM_VERSION"
   timed "kubeconform $KUBECONFORM_VERSION" \
-    go_install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
-  timed "conftest $CONFTEST_VERSION" go_install "github.com/open-policy-agent/conftest@$CONFTEST_VERSION"
+    go_install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" \
+    "-X main.version=$KUBECONFORM_VERSION"
+  timed "conftest $CONFTEST_VERSION" go_install "github.com/open-policy-agent/conftest@$CONFTEST_VERSION" \
+    "-X github.com/open-policy-agent/conftest/internal/version.Version=${CONFTEST_VERSION#v}"
   timed "data (CRDs, RBAC, kwok stages)" copy_data
   local b
   for b in "${BINARIES[@]}"; do

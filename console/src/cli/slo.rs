@@ -131,7 +131,7 @@ fn row(slo: &SloSummary) -> String {
         slo.name,
         format!("{}%", slo.objective_percent),
         cell(&slo.sli, |sli| format!("{:.3}%", sli * 100.0)),
-        cell(&slo.error_budget_remaining, |left| format!(
+        cell(&slo.period_budget_left(), |left| format!(
             "{:.1}%",
             left * 100.0
         )),

@@ -338,6 +338,26 @@ pub struct SloSummary {
 }
 
 impl SloSummary {
+    /// The budget left of the whole period, counting the errors the source has seen: what
+    /// the covered history's errors cost of the period (30 days). Where the source holds
+    /// the whole period this is `error_budget_remaining` itself. Over a few minutes of
+    /// history, a bad canary overspends that history's share many times over while
+    /// costing the month a sliver: this is the figure to read, the other one a detail.
+    pub fn period_budget_left(&self) -> Measured<f64> {
+        match &self.error_budget_remaining {
+            Measured::Insufficient {
+                covered_secs,
+                covered_value: Some(left),
+            } if self.period_secs > 0 => {
+                let share = (*covered_secs as f64 / self.period_secs as f64).min(1.0);
+                Measured::Value {
+                    value: 1.0 - (1.0 - left) * share,
+                }
+            }
+            other => other.clone(),
+        }
+    }
+
     /// The report of one window, e.g. `window("5m")`.
     pub fn window(&self, window: &str) -> Option<&WindowReport> {
         self.windows.iter().find(|report| report.window == window)
@@ -393,6 +413,48 @@ impl SloReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(remaining: Measured<f64>) -> SloSummary {
+        SloSummary {
+            name: "api-availability".to_owned(),
+            service: "api".to_owned(),
+            objective_percent: 99.9,
+            period: "30d".to_owned(),
+            period_secs: 30 * 86_400,
+            error_budget: 0.001,
+            runbook: String::new(),
+            sli: Measured::NoTraffic,
+            error_budget_remaining: remaining,
+            windows: Vec::new(),
+            alert: AlertLevel::None,
+            budget_exhaustion: Measured::NoTraffic,
+        }
+    }
+
+    #[test]
+    fn the_period_budget_is_what_the_covered_errors_cost_of_the_whole_period() {
+        // Thirty seconds of a 10% bad canary at 99.9%: the covered half minute alone is
+        // overspent about 100 times (-9,900%), the month has lost a sliver of its budget.
+        let left = summary(Measured::Insufficient {
+            covered_secs: 30,
+            covered_value: Some(-99.0),
+        })
+        .period_budget_left();
+        let Measured::Value { value } = left else {
+            panic!("a value over the period: {left:?}");
+        };
+        let expected = 1.0 - 100.0 * 30.0 / (30.0 * 86_400.0);
+        assert!((value - expected).abs() < 1e-12, "{value}");
+        assert!(value > 0.99, "{value}");
+        // A whole period covered is the figure itself; nothing to extrapolate from nothing.
+        let whole = Measured::Value { value: 0.42 };
+        assert_eq!(summary(whole.clone()).period_budget_left(), whole);
+        let unknown = Measured::Insufficient {
+            covered_secs: 30,
+            covered_value: None,
+        };
+        assert_eq!(summary(unknown.clone()).period_budget_left(), unknown);
+    }
 
     #[test]
     fn measured_values_say_why_they_are_missing_in_json() {

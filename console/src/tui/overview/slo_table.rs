@@ -20,8 +20,9 @@ const WINDOW_PRIORITY: [u64; 7] = [300, 3_600, 21_600, 1_800, 7_200, 86_400, 259
 /// Columns of one burn-rate window, with its spacing.
 const WINDOW_COLUMNS: u16 = 7;
 
-/// Columns of the exhaustion column, with its spacing.
-const EXHAUSTION_COLUMNS: u16 = 12;
+/// Columns of the exhaustion column, with its spacing: its longest value
+/// (`~not burning`) whole, or no column at all — a cell is never cut mid-word.
+const EXHAUSTION_COLUMNS: u16 = 13;
 
 /// SLI, objective, budget bar, alert, with their spacing.
 const FIXED_COLUMNS: u16 = 9 + 7 + (BAR_CELLS as u16 + 8) + 8;
@@ -67,7 +68,7 @@ fn row<'a>(
         Cell::from(format!("{}{}", if selected { "›" } else { " " }, slo.name)),
         Cell::from(text::measured(&slo.sli, |sli| text::percent(*sli))),
         Cell::from(format!("{}%", slo.objective_percent)),
-        Cell::from(budget_bar(&slo.error_budget_remaining, BAR_CELLS, theme)),
+        Cell::from(budget_bar(&slo.period_budget_left(), BAR_CELLS, theme)),
     ];
     for secs in windows {
         let burn = slo

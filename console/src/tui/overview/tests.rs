@@ -89,3 +89,27 @@ fn overview_runbook_key_needs_an_slo() {
     );
     assert!(store.borrow().requests.is_empty());
 }
+
+#[test]
+fn at_any_width_the_slo_table_never_cuts_a_cell_mid_word() {
+    use crate::model::slo::{Exhaustion, Measured};
+    use crate::tui::test_support::{ago, slo_report};
+    for width in [80, 100, 120, 121, 130, 140, 160, 200] {
+        let store = normal_store();
+        let mut report = slo_report();
+        for slo in &mut report.slos {
+            // The longest value the column shows: `~not burning`.
+            slo.budget_exhaustion = Measured::Insufficient {
+                covered_secs: 60,
+                covered_value: Some(Exhaustion::NotBurning),
+            };
+        }
+        store.borrow_mut().accept_slo(Ok(report), ago(1));
+        let mut view = OverviewView::new(store);
+        let screen = render(&mut view, width, 32);
+        let cut = screen
+            .lines()
+            .any(|line| line.contains("not burnin") && !line.contains("not burning"));
+        assert!(!cut, "width {width}:\n{screen}");
+    }
+}

@@ -20,7 +20,7 @@ use super::theme::Theme;
 use super::view::{Binding, View, ViewOutcome};
 use super::widgets::budget_bar::budget_bar;
 use super::widgets::panel;
-use crate::model::slo::{AlertLevel, SloSummary};
+use crate::model::slo::{AlertLevel, Measured, SloSummary};
 use alerts::{ConditionCheck, Verdict, WindowCheck};
 
 const BINDINGS: &[Binding] = &[
@@ -148,8 +148,10 @@ fn render_head(frame: &mut Frame<'_>, area: Rect, store: &Store, slo: &SloSummar
         )),
         Span::styled(source, theme.dim()),
     ]);
+    // The period's budget first (the first line names the period); the covered history
+    // alone comes last, labelled, since it is honest but not the month's budget.
     let mut second = vec![Span::raw("budget left ")];
-    second.extend(budget_bar(&slo.error_budget_remaining, 10, theme).spans);
+    second.extend(budget_bar(&slo.period_budget_left(), 10, theme).spans);
     second.push(Span::styled(" · ", theme.dim()));
     second.push(Span::raw(format!(
         "exhausted {}",
@@ -157,6 +159,20 @@ fn render_head(frame: &mut Frame<'_>, area: Rect, store: &Store, slo: &SloSummar
     )));
     second.push(Span::styled(" · alert ", theme.dim()));
     second.push(alert_cell(slo.alert, theme));
+    if let Measured::Insufficient {
+        covered_secs,
+        covered_value: Some(left),
+    } = &slo.error_budget_remaining
+    {
+        second.push(Span::styled(
+            format!(
+                " · {} alone: {}",
+                text::duration_short(std::time::Duration::from_secs(*covered_secs)),
+                text::percent(*left)
+            ),
+            theme.dim(),
+        ));
+    }
     frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), inner);
 }
 

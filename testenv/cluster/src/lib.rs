@@ -126,6 +126,7 @@ impl Cluster {
             );
         }
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        cluster.guard()?;
         let env = cluster.script("env")?;
         if !env.status.success() {
             bail!(
@@ -135,6 +136,28 @@ impl Cluster {
         }
         cluster.env = parse_exports(&String::from_utf8_lossy(&env.stdout));
         Ok(cluster)
+    }
+
+    /// A watcher in its own session that runs `down` once this process is
+    /// gone: a test killed on its timeout (no Drop) leaves no cluster behind.
+    fn guard(&self) -> Result<()> {
+        let script = workspace_root().join("scripts/cluster.sh");
+        let watch = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+             if [ -d '{state}/run' ]; then exec '{script}' --state-dir '{state}' down; fi",
+            pid = std::process::id(),
+            state = self.state.display(),
+            script = script.display(),
+        );
+        Command::new("setsid")
+            .args(["sh", "-c", &watch])
+            .env("OPSBOX_CLUSTER_DIR", cluster_dir())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting the teardown guard")?;
+        Ok(())
     }
 
     fn script(&self, verb: &str) -> Result<Output> {

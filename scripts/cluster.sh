@@ -305,10 +305,10 @@ metadata:
 EOF
     done
   } >"$STATE/bootstrap.yaml"
-  kubectl_admin apply -f "$STATE/bootstrap.yaml" >/dev/null
-  kubectl_admin apply -f "$STATE/data/rbac/argo-rollouts" >/dev/null
-  # Server-side: the Rollout CRD is larger than client-side apply's annotation.
-  kubectl_admin apply --server-side -f "$STATE/data/crds/argo-rollouts" -f "$STATE/data/crds/keda" >/dev/null
+  # One server-side apply (the Rollout CRD is larger than client-side apply's
+  # annotation allows).
+  kubectl_admin apply --server-side -f "$STATE/bootstrap.yaml" -f "$STATE/data/rbac/argo-rollouts" \
+    -f "$STATE/data/crds/argo-rollouts" -f "$STATE/data/crds/keda" >/dev/null
 }
 
 # kwok's configuration (its options are flags): its default stages (from its
@@ -468,12 +468,12 @@ up() {
   start kube-scheduler "$BIN/kube-scheduler" \
     --kubeconfig "$STATE/kubeconfig/kube-scheduler" \
     --leader-elect=false --secure-port 0 --bind-address 127.0.0.1 --profiling=false
-  bootstrap_objects
   kwok_config >"$STATE/kwok.yaml"
   start kwok "$BIN/kwok" --kubeconfig "$STATE/kubeconfig/kwok" --config "$STATE/kwok.yaml" \
     --manage-all-nodes --cidr "$POD_CIDR" --node-ip 127.0.0.1 --node-port "$KWOK_PORT" \
     --server-address "127.0.0.1:$KWOK_PORT" --node-lease-duration-seconds 40 \
     --tls-cert-file "$pki/kwok-serving.crt" --tls-private-key-file "$pki/kwok-serving.key"
+  bootstrap_objects
   wait_for "the CRDs to be established" crds_established
   start rollouts-controller env POD_NAMESPACE=argo-rollouts "$BIN/rollouts-controller" \
     --kubeconfig "$STATE/kubeconfig/rollouts-controller" --leader-elect=false \

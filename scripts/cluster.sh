@@ -413,6 +413,10 @@ up() {
   command -v ss >/dev/null || die "ss is needed (apt-get install iproute2)"
 
   local start=$SECONDS
+  # Only ever delete a directory that is empty or an earlier cluster's state.
+  if [[ -d "$STATE" && -n "$(ls -A "$STATE")" && ! -f "$STATE/ports.env" && ! -d "$STATE/run" ]]; then
+    die "$STATE is not empty and holds no cluster state: choose another --state-dir"
+  fi
   rm -rf "$STATE"
   mkdir -p "$STATE"/{run,logs,etcd}
   cp -r "$DATA" "$STATE/data"

@@ -354,7 +354,7 @@ impl SloSummary {
                     value: 1.0 - (1.0 - left) * share,
                 }
             }
-            other => other.clone(),
+            other => *other,
         }
     }
 
@@ -448,12 +448,12 @@ mod tests {
         assert!(value > 0.99, "{value}");
         // A whole period covered is the figure itself; nothing to extrapolate from nothing.
         let whole = Measured::Value { value: 0.42 };
-        assert_eq!(summary(whole.clone()).period_budget_left(), whole);
+        assert_eq!(summary(whole).period_budget_left(), whole);
         let unknown = Measured::Insufficient {
             covered_secs: 30,
             covered_value: None,
         };
-        assert_eq!(summary(unknown.clone()).period_budget_left(), unknown);
+        assert_eq!(summary(unknown).period_budget_left(), unknown);
     }
 
     #[test]

@@ -321,7 +321,7 @@ fn canary_rollout_pauses_promotes_and_aborts(cluster: &Cluster) -> Result<()> {
             let step = r["status"]["currentStepIndex"].as_i64().unwrap_or(0);
             let (spec, ready) = replicas_of(cluster, &canary_hash)?;
             Ok(
-                if step > first_pause as i64 + 1 && spec == canary_at(next_weight) && ready == spec
+                if step > first_pause as i64 + 1 && spec >= canary_at(next_weight) && ready == spec
                 {
                     Ok(())
                 } else {

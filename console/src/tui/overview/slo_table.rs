@@ -12,6 +12,7 @@ use super::super::theme::Theme;
 use super::super::widgets::budget_bar::budget_bar;
 use super::super::widgets::panel;
 use crate::model::slo::{AlertLevel, Measured, SloSummary};
+use crate::slo::windows::{burn_rate_alerts, Severity};
 
 /// Windows in the order they earn a column as the screen widens: the page pair of the
 /// fast alert first, then the slow ones.
@@ -38,11 +39,18 @@ pub fn alert_cell(alert: AlertLevel, theme: Theme) -> Span<'static> {
     }
 }
 
-/// A burn rate coloured against the page (14.4x) and ticket (1x over long windows) factors.
+/// A burn rate coloured against the alert table: at or over the fastest page factor
+/// (14.4x) it is bad, at or over the slowest ticket factor (1x) a warning.
 pub fn burn_span(burn: &Measured<f64>, theme: Theme) -> Span<'static> {
+    let page = burn_rate_alerts(Severity::Page)
+        .map(|alert| alert.factor)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let ticket = burn_rate_alerts(Severity::Ticket)
+        .map(|alert| alert.factor)
+        .fold(f64::INFINITY, f64::min);
     let style = match burn.over_available_data() {
-        Some(rate) if *rate >= 14.4 => theme.bad(),
-        Some(rate) if *rate >= 1.0 => theme.warn(),
+        Some(rate) if *rate >= page => theme.bad(),
+        Some(rate) if *rate >= ticket => theme.warn(),
         Some(_) => Style::default(),
         None => theme.dim(),
     };

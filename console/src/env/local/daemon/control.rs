@@ -15,11 +15,9 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::control_error::ControlError;
 use super::state::DaemonState;
 use super::status::environment_status;
-
-/// The routes of one feature, sharing the daemon's state.
-pub type ControlRoutes = Router<Arc<DaemonState>>;
 
 /// Serves until `stop` is cancelled.
 pub async fn serve(listener: TcpListener, state: Arc<DaemonState>, stop: CancellationToken) {
@@ -75,50 +73,4 @@ fn authorized(state: &DaemonState, headers: &HeaderMap) -> bool {
 /// Compares without an early exit, so the answer time says nothing about the token.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// A refused or failed control request, answered as `{"error": message}`.
-#[derive(Debug)]
-pub struct ControlError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl ControlError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// The request names something that does not exist (instance, drill, revision).
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// The request is well formed but the environment is not in a state to do it.
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, message)
-    }
-
-    /// The request's parameters are invalid.
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-    }
-
-    /// Something underneath failed; the message says what.
-    pub fn internal(error: &anyhow::Error) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{error:#}"))
-    }
-}
-
-impl IntoResponse for ControlError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
-    }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::super::supervisor::SupervisorError;
-use super::control::{ControlError, ControlRoutes};
+use super::control_error::{ControlError, ControlRoutes};
 use super::state::DaemonState;
 
 /// The answer to a restart: the instance has been stopped and is starting again.

@@ -6,6 +6,7 @@
 
 mod chaos;
 mod control;
+mod control_error;
 mod instances;
 mod prometheus;
 mod queue;

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
 use super::super::supervisor::{InstanceSnapshot, InstanceState, Workload};
-use super::control::{ControlError, ControlRoutes};
+use super::control_error::{ControlError, ControlRoutes};
 use super::prometheus::{PrometheusHandle, INSTANCE_NAME as PROMETHEUS_INSTANCE, SCRAPE_INTERVAL};
 use super::state::{DaemonState, NotReady};
 use crate::model::slo::{ScrapeTarget, SloReport, SloScope, SloSource, SourceChoice};

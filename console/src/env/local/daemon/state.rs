@@ -118,8 +118,8 @@ impl DaemonState {
 #[error("the environment is still starting: {0} is not up yet")]
 pub struct NotReady(pub &'static str);
 
-impl From<NotReady> for super::control::ControlError {
+impl From<NotReady> for super::control_error::ControlError {
     fn from(error: NotReady) -> Self {
-        super::control::ControlError::conflict(error.to_string())
+        super::control_error::ControlError::conflict(error.to_string())
     }
 }

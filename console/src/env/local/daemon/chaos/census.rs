@@ -11,7 +11,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
-use super::super::control::ControlError;
+use super::super::control_error::ControlError;
 use super::super::state::DaemonState;
 use crate::chaos::TaskCensus;
 

@@ -12,7 +12,7 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 
 use super::super::super::supervisor::Workload;
-use super::super::control::ControlError;
+use super::super::control_error::ControlError;
 use super::super::state::DaemonState;
 use super::board::ChaosBoard;
 use super::parse_body;

@@ -11,7 +11,7 @@ use rand::seq::IndexedRandom;
 use super::super::super::supervisor::{
     InstanceSnapshot, InstanceState, Supervisor, SupervisorError, Workload,
 };
-use super::super::control::ControlError;
+use super::super::control_error::ControlError;
 use super::super::state::DaemonState;
 use super::board::ChaosBoard;
 use super::parse_body;

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::de::DeserializeOwned;
 
-use super::control::{ControlError, ControlRoutes};
+use super::control_error::{ControlError, ControlRoutes};
 use crate::chaos::ChaosStatus;
 use board::ChaosBoard;
 

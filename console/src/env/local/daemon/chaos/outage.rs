@@ -14,7 +14,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use opsbox_harness::Dependencies;
 
-use super::super::control::ControlError;
+use super::super::control_error::ControlError;
 use super::super::state::DaemonState;
 use super::board::{Busy, ChaosBoard};
 use super::parse_body;

@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use opsbox_common::queue::{now_ms, Job, JobQueue};
 use opsbox_common::redis_conn::RedisError;
 
-use super::control::{ControlError, ControlRoutes};
+use super::control_error::{ControlError, ControlRoutes};
 use super::state::{DaemonState, NotReady};
 use crate::model::{
     DeadLetter, DeadLetters, QueueOverview, QueueStatus, RequeueReport, RequeueRequest,

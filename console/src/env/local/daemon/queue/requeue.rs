@@ -14,7 +14,7 @@ use opsbox_common::queue::{now_ms, Job, JobQueue};
 use sqlx::types::Uuid;
 use sqlx::{Connection, PgConnection};
 
-use super::super::control::ControlError;
+use super::super::control_error::ControlError;
 use crate::model::{DiscardedLetter, RequeueReport, RequeueRequest};
 
 /// Dead letters one `{"all": true}` request requeues; the report says how many remain.

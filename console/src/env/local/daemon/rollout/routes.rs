@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Json;
 
-use super::super::control::{ControlError, ControlRoutes};
+use super::super::control_error::{ControlError, ControlRoutes};
 use super::super::state::DaemonState;
 use super::machine::{ErrorKind, RolloutError, StartRequest};
 use super::{RolloutController, Verb};

@@ -50,11 +50,12 @@ demo: ## The local environment (opsbox up) with background load, shown live; Ctr
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## fmt --check, clippy -D warnings, shellcheck
+lint: ## fmt --check, clippy -D warnings, shellcheck, hadolint
 	@scripts/deps.sh test
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	shellcheck scripts/*.sh .ci/run
+	hadolint Dockerfile*
 
 bench: ## Benchmarks with wrk and pgbench on loopback; prints the tables
 	@scripts/deps.sh bench

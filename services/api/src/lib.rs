@@ -6,6 +6,7 @@ pub mod context;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod healthcheck;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

@@ -1052,22 +1052,22 @@ fn can(cluster: &Cluster, who: &[&str], verb: &str, resource: &str) -> Result<bo
 fn namespace_guardrails_and_rbac(cluster: &Cluster) -> Result<()> {
     let dir = workspace_root().join("deploy/namespace");
     cluster.kubectl(User::Admin, &["apply", "-f", dir.to_str().context("path")?])?;
-    let console = ["--as", "system:serviceaccount:opsbox:opsbox-console"];
-    let viewer = ["--as", "someone", "--as-group", "opsbox:viewers"];
-    let operator = ["--as", "someone", "--as-group", "opsbox:operators"];
+    let console: &[&str] = &["--as", "system:serviceaccount:opsbox:opsbox-console"];
+    let viewer: &[&str] = &["--as", "someone", "--as-group", "opsbox:viewers"];
+    let operator: &[&str] = &["--as", "someone", "--as-group", "opsbox:operators"];
     for (who, verb, resource, expected) in [
-        (&viewer, "list", "rollouts.argoproj.io", true),
-        (&viewer, "list", "scaledobjects.keda.sh", true),
-        (&viewer, "patch", "rollouts.argoproj.io", false),
-        (&viewer, "get", "secrets", false),
-        (&operator, "patch", "rollouts.argoproj.io/status", true),
-        (&operator, "delete", "pods", true),
-        (&operator, "delete", "rollouts.argoproj.io", false),
-        (&operator, "create", "deployments.apps", false),
-        (&operator, "get", "secrets", false),
-        (&console, "patch", "rollouts.argoproj.io", true),
-        (&console, "create", "pods/exec", false),
-        (&console, "list", "secrets", false),
+        (viewer, "list", "rollouts.argoproj.io", true),
+        (viewer, "list", "scaledobjects.keda.sh", true),
+        (viewer, "patch", "rollouts.argoproj.io", false),
+        (viewer, "get", "secrets", false),
+        (operator, "patch", "rollouts.argoproj.io/status", true),
+        (operator, "delete", "pods", true),
+        (operator, "delete", "rollouts.argoproj.io", false),
+        (operator, "create", "deployments.apps", false),
+        (operator, "get", "secrets", false),
+        (console, "patch", "rollouts.argoproj.io", true),
+        (console, "create", "pods/exec", false),
+        (console, "list", "secrets", false),
     ] {
         let allowed = can(cluster, who, verb, resource)?;
         ensure!(

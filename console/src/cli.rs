@@ -14,6 +14,7 @@ mod audit;
 mod chaos;
 mod console;
 mod drill;
+mod image;
 mod load;
 mod local;
 mod queue;
@@ -64,6 +65,11 @@ pub enum Command {
     /// The job queue: depth, throughput and dead letters; `queue requeue` gives dead
     /// tasks a fresh run.
     Queue(queue::QueueArgs),
+    /// Build the container images (API, worker, console) with docker, podman or
+    /// buildah, tagged `git-<sha>` and with the version.
+    Build(image::ImageArgs),
+    /// Push the images of the current commit (`git-<sha>` and the version tags).
+    Push(image::ImageArgs),
     /// Run the local environment's daemon (started by `up`).
     #[command(name = "__daemon", hide = true)]
     Daemon(DaemonArgs),
@@ -135,6 +141,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Drill(command) => drill::run(env, &command),
         Command::Load(args) => load::load(env, &args),
         Command::Queue(args) => queue::run(&env.connect()?, &args),
+        Command::Build(args) => image::run(image::Verb::Build, &args),
+        Command::Push(args) => image::run(image::Verb::Push, &args),
         Command::Daemon(args) => daemon::run(DaemonConfig {
             state_dir: env.local_state_dir()?,
             api_replicas: args.up.api_replicas,

@@ -31,7 +31,7 @@ const VALUES_FILES: [&str; 4] = [
 /// CRDs the chart uses beyond the tier's own (Argo Rollouts, KEDA), from
 /// their Go modules (`go mod download`, cached like the tier's build):
 /// (module@version, CRD files inside it).
-const EXTRA_CRDS: [(&str, &[&str]); 2] = [
+const EXTRA_CRDS: [(&str, &[&str]); 4] = [
     (
         "github.com/prometheus-operator/prometheus-operator@v0.80.1",
         &[
@@ -42,6 +42,18 @@ const EXTRA_CRDS: [(&str, &[&str]); 2] = [
     (
         "github.com/external-secrets/external-secrets@v0.16.2",
         &["config/crds/bases/external-secrets.io_externalsecrets.yaml"],
+    ),
+    // Not used by the chart: they let the API server judge policies/kyverno and deploy/argocd.
+    (
+        "github.com/kyverno/kyverno@v1.15.2",
+        &["config/crds/kyverno/kyverno.io_clusterpolicies.yaml"],
+    ),
+    (
+        "github.com/argoproj/argo-cd/v3@v3.1.8",
+        &[
+            "manifests/crds/application-crd.yaml",
+            "manifests/crds/appproject-crd.yaml",
+        ],
     ),
 ];
 
@@ -373,6 +385,7 @@ fn chart_installs_upgrades_and_uninstalls_on_the_control_plane() -> Result<()> {
         install_extra_crds(&cluster)?;
         every_render_passes_a_server_side_dry_run(&cluster)?;
         every_render_passes_kubeconform(&cluster)?;
+        policies_and_gitops_manifests_are_accepted(&cluster)?;
         eprintln!("dry runs and kubeconform done at {:.1?}", started.elapsed());
         install_runs_the_migration_and_gets_healthy(&cluster)?;
         eprintln!("installed and Healthy at {:.1?}", started.elapsed());
@@ -1075,5 +1088,46 @@ fn namespace_guardrails_and_rbac(cluster: &Cluster) -> Result<()> {
             "{who:?} {verb} {resource}: allowed={allowed}"
         );
     }
+    Ok(())
+}
+
+// ---- Kyverno policies and Argo CD Applications --------------------------------
+
+/// The API server (with Kyverno's and Argo CD's CRDs) accepts every Kyverno
+/// ClusterPolicy and Argo CD object of the repository. Their controllers are
+/// not here: this checks the objects' schemas, not Kyverno's verdicts.
+fn policies_and_gitops_manifests_are_accepted(cluster: &Cluster) -> Result<()> {
+    cluster.kubectl(User::Admin, &["create", "namespace", "argocd"])?;
+    let root = workspace_root();
+    let mut files = vec![
+        root.join("policies/kyverno"),
+        root.join("deploy/argocd/root.yaml"),
+    ];
+    files.push(root.join("deploy/argocd/apps"));
+    for path in files {
+        let path = path.to_str().context("path")?;
+        cluster
+            .kubectl(
+                User::Admin,
+                &["apply", "--dry-run=server", "--server-side", "-f", path],
+            )
+            .with_context(|| format!("dry run of {path}"))?;
+    }
+    let policies = cluster.kubectl(
+        User::Admin,
+        &[
+            "apply",
+            "--dry-run=server",
+            "--server-side",
+            "-f",
+            root.join("policies/kyverno").to_str().context("path")?,
+            "-o",
+            "name",
+        ],
+    )?;
+    ensure!(
+        policies.lines().count() == 5,
+        "Kyverno policies: {policies}"
+    );
     Ok(())
 }

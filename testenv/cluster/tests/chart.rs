@@ -1099,35 +1099,33 @@ fn namespace_guardrails_and_rbac(cluster: &Cluster) -> Result<()> {
 fn policies_and_gitops_manifests_are_accepted(cluster: &Cluster) -> Result<()> {
     cluster.kubectl(User::Admin, &["create", "namespace", "argocd"])?;
     let root = workspace_root();
-    let mut files = vec![
-        root.join("policies/kyverno"),
-        root.join("deploy/argocd/root.yaml"),
-    ];
-    files.push(root.join("deploy/argocd/apps"));
-    for path in files {
+    // (path, namespace): the fixture's `-n opsbox` comes first, a second `-n` wins.
+    for (path, namespace, objects) in [
+        (root.join("policies/kyverno"), "opsbox", 5),
+        (root.join("deploy/argocd/root.yaml"), "argocd", 2),
+        (root.join("deploy/argocd/apps"), "argocd", 3),
+    ] {
         let path = path.to_str().context("path")?;
-        cluster
+        let accepted = cluster
             .kubectl(
                 User::Admin,
-                &["apply", "--dry-run=server", "--server-side", "-f", path],
+                &[
+                    "apply",
+                    "--dry-run=server",
+                    "--server-side",
+                    "-n",
+                    namespace,
+                    "-f",
+                    path,
+                    "-o",
+                    "name",
+                ],
             )
             .with_context(|| format!("dry run of {path}"))?;
+        ensure!(
+            accepted.lines().count() == objects,
+            "{path}: accepted {accepted}"
+        );
     }
-    let policies = cluster.kubectl(
-        User::Admin,
-        &[
-            "apply",
-            "--dry-run=server",
-            "--server-side",
-            "-f",
-            root.join("policies/kyverno").to_str().context("path")?,
-            "-o",
-            "name",
-        ],
-    )?;
-    ensure!(
-        policies.lines().count() == 5,
-        "Kyverno policies: {policies}"
-    );
     Ok(())
 }

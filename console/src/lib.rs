@@ -4,6 +4,7 @@ pub mod audit;
 pub mod chaos;
 pub mod cli;
 pub mod drill;
+pub mod durations;
 pub mod env;
 pub mod load;
 pub mod model;

@@ -76,9 +76,10 @@ pub fn render(report: &SloReport) -> String {
         (SloSource::Prometheus, None) => "Prometheus".to_owned(),
         (SloSource::Embedded, _) => "the embedded engine".to_owned(),
     };
-    let history = report
-        .coverage_secs
-        .map_or_else(|| "unknown".to_owned(), human_duration);
+    let history = report.coverage_secs.map_or_else(
+        || "unknown".to_owned(),
+        |secs| crate::durations::precise(std::time::Duration::from_secs(secs)),
+    );
     let _ = writeln!(
         out,
         "SLOs from {source} (scope {}), history {history}",
@@ -189,17 +190,7 @@ fn exhaustion(exhaustion: &Exhaustion) -> String {
     match exhaustion {
         Exhaustion::NotBurning => "not burning".to_owned(),
         Exhaustion::Exhausted => "exhausted".to_owned(),
-        Exhaustion::In { secs } => human_duration(*secs),
-    }
-}
-
-/// `42s`, `3m07s`, `2h05m`, `4d06h`.
-fn human_duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3_599 => format!("{}m{:02}s", secs / 60, secs % 60),
-        3_600..=86_399 => format!("{}h{:02}m", secs / 3_600, (secs % 3_600) / 60),
-        _ => format!("{}d{:02}h", secs / 86_400, (secs % 86_400) / 3_600),
+        Exhaustion::In { secs } => crate::durations::precise(std::time::Duration::from_secs(*secs)),
     }
 }
 

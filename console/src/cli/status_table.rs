@@ -15,7 +15,7 @@ pub fn render(status: &EnvironmentStatus, now: DateTime<Utc>) -> String {
         "environment {} ({:?}), up {}",
         status.environment,
         status.phase,
-        human_duration(age.as_secs())
+        crate::durations::precise(age)
     );
     out.push('\n');
     out.push_str(&instance_table(&status.instances));
@@ -158,20 +158,12 @@ fn instance_cells(instance: &InstanceStatus) -> [String; COLUMNS.len()] {
             .map_or_else(|| "-".to_owned(), |pid| pid.to_string()),
         instance.state.as_str().to_owned(),
         instance.restarts.to_string(),
-        instance
-            .uptime_secs
-            .map_or_else(|| "-".to_owned(), human_duration),
+        instance.uptime_secs.map_or_else(
+            || "-".to_owned(),
+            |secs| crate::durations::precise(std::time::Duration::from_secs(secs)),
+        ),
         or_dash(instance.address.as_deref().unwrap_or_default()),
     ]
-}
-
-/// `42s`, `3m07s`, `2h05m`: short enough for a table column.
-fn human_duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60),
-    }
 }
 
 #[cfg(test)]

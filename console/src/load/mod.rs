@@ -88,7 +88,7 @@ impl LoadConfig {
         anyhow::ensure!(
             !self.duration.is_zero() && self.duration <= MAX_DURATION,
             "the duration must be above 0 and at most {}; got {:?}",
-            humanize(MAX_DURATION),
+            crate::durations::spoken(MAX_DURATION),
             self.duration
         );
         anyhow::ensure!(
@@ -99,25 +99,16 @@ impl LoadConfig {
         anyhow::ensure!(
             !self.request_timeout.is_zero() && self.request_timeout <= MAX_REQUEST_TIMEOUT,
             "the request timeout must be above 0 and at most {}; got {:?}",
-            humanize(MAX_REQUEST_TIMEOUT),
+            crate::durations::spoken(MAX_REQUEST_TIMEOUT),
             self.request_timeout
         );
         anyhow::ensure!(
             self.drain <= MAX_REQUEST_TIMEOUT,
             "the drain time must be at most {}; got {:?}",
-            humanize(MAX_REQUEST_TIMEOUT),
+            crate::durations::spoken(MAX_REQUEST_TIMEOUT),
             self.drain
         );
         Ok(())
-    }
-}
-
-fn humanize(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    if secs % 3600 == 0 {
-        format!("{}h", secs / 3600)
-    } else {
-        format!("{secs}s")
     }
 }
 

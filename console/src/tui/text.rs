@@ -4,16 +4,8 @@ use std::time::Duration;
 
 use crate::model::slo::{Exhaustion, Measured};
 
-/// `0s`, `42s`, `3m`, `2h05m`, `3d4h`: an age or a remaining time in at most 6 columns.
-pub fn duration_short(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3_599 => format!("{}m", secs / 60),
-        3_600..=86_399 => format!("{}h{:02}m", secs / 3_600, secs % 3_600 / 60),
-        _ => format!("{}d{}h", secs / 86_400, secs % 86_400 / 3_600),
-    }
-}
+/// Ages and remaining times in at most 6 columns (`2h05m`).
+pub use crate::durations::compact as duration_short;
 
 /// Seconds between two instants, zero when `later` is not later (clock skew).
 pub fn elapsed(
@@ -80,18 +72,6 @@ pub fn truncate(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_fit_in_six_columns() {
-        assert_eq!(duration_short(Duration::from_secs(0)), "0s");
-        assert_eq!(duration_short(Duration::from_secs(59)), "59s");
-        assert_eq!(duration_short(Duration::from_secs(61)), "1m");
-        assert_eq!(duration_short(Duration::from_secs(3_600 + 300)), "1h05m");
-        assert_eq!(
-            duration_short(Duration::from_secs(3 * 86_400 + 4 * 3_600)),
-            "3d4h"
-        );
-    }
 
     #[test]
     fn burn_rates_keep_their_precision_where_it_matters() {

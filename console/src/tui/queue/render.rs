@@ -309,14 +309,11 @@ fn letter_row(letter: &DeadLetter, full_id: bool) -> Row<'static> {
     ])
 }
 
-/// `12s`, `4m 5s`, `2h 3m`: how long ago, at a glance.
+/// `12s`, `4m 5s`, `2h 3m`: how long ago, at a glance (whole seconds; none when the
+/// clocks disagree).
 pub(super) fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
-    let secs = (now - then).num_seconds().max(0);
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m {}s", secs / 60, secs % 60),
-        _ => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
-    }
+    let secs = u64::try_from((now - then).num_seconds()).unwrap_or(0);
+    crate::durations::spoken(std::time::Duration::from_secs(secs))
 }
 
 fn seconds(secs: f64) -> String {

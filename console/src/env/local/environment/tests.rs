@@ -119,3 +119,68 @@ async fn the_log_stream_ends_when_stopped() {
     .await;
     assert!(ended.is_ok(), "the stream closes once stopped");
 }
+
+#[tokio::test]
+async fn status_instances_metrics_and_the_watch_read_the_daemon() {
+    let status = EnvironmentStatus {
+        environment: "local".to_owned(),
+        phase: crate::model::EnvironmentPhase::Ready,
+        started_at: Utc::now(),
+        state_dir: None,
+        instances: vec![crate::model::InstanceStatus {
+            name: "api-1".to_owned(),
+            workload: "api".to_owned(),
+            track: opsbox_common::config::Track::Stable,
+            revision: "v1".to_owned(),
+            pid: Some(4242),
+            state: crate::model::InstanceState::Running,
+            restarts: 0,
+            uptime_secs: Some(5),
+            address: Some("127.0.0.1:18080".to_owned()),
+            log_file: None,
+            last_exit: None,
+            last_error: None,
+        }],
+        queue: None,
+        router: None,
+        rollout: None,
+        prometheus_url: Some("http://127.0.0.1:9090".to_owned()),
+    };
+    let served = status.clone();
+    let app = Router::new().route(
+        "/status",
+        axum::routing::get(move || {
+            let served = served.clone();
+            async move { Json(served) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let environment = LocalEnvironment::open(state_with_daemon(dir.path(), addr), false);
+    assert!(environment.ensure_running().is_ok());
+    assert_eq!(environment.status().await.expect("status"), status);
+    assert_eq!(
+        environment.instances().await.expect("instances"),
+        status.instances
+    );
+    assert_eq!(
+        environment
+            .metrics_url()
+            .await
+            .expect("metrics url")
+            .as_deref(),
+        Some("http://127.0.0.1:9090")
+    );
+    let stop = CancellationToken::new();
+    let mut readings = environment.watch_status(Duration::from_millis(10), stop.clone());
+    for _ in 0..2 {
+        let reading = readings.recv().await.expect("a reading");
+        assert_eq!(reading, Ok(status.clone()));
+    }
+    stop.cancel();
+    server.abort();
+}

@@ -1129,3 +1129,36 @@ fn policies_and_gitops_manifests_are_accepted(cluster: &Cluster) -> Result<()> {
     }
     Ok(())
 }
+
+// ---- The PrometheusRule carries the generated rules ---------------------------
+
+#[test]
+fn prometheus_rule_carries_the_generated_rules() -> Result<()> {
+    if !tools_or_skip("prometheus_rule_carries_the_generated_rules")? {
+        return Ok(());
+    }
+    // What `opsbox slo rules` wrote (the drift test keeps it equal to the spec).
+    let dir = workspace_root().join("observability/prometheus/rules");
+    let mut generated = Vec::new();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    paths.sort();
+    for path in paths {
+        let file: Value = serde_yaml::from_str(&std::fs::read_to_string(&path)?)?;
+        generated.extend(file["groups"].as_array().context("groups")?.iter().cloned());
+    }
+    ensure!(
+        !generated.is_empty(),
+        "no generated rule groups in {}",
+        dir.display()
+    );
+    let docs = documents(&render("values.yaml", &["prometheusRule.enabled=true"])?)?;
+    let rule = find(&docs, "PrometheusRule");
+    let rule = rule.first().context("no PrometheusRule rendered")?;
+    ensure!(
+        rule["spec"]["groups"] == Value::Array(generated),
+        "the PrometheusRule's groups differ from observability/prometheus/rules"
+    );
+    Ok(())
+}

@@ -34,8 +34,9 @@ pub struct ImageArgs {
         default_value = "api,worker,console"
     )]
     pub targets: Vec<ImageTarget>,
-    /// The repository root (build context, where the Dockerfile is).
-    #[arg(long, default_value = ".")]
+    /// The repository root (build context, where the Dockerfile is). Not
+    /// `--context`: that global flag names the Kubernetes context.
+    #[arg(long = "build-context", id = "build_context", default_value = ".")]
     pub context: PathBuf,
     /// The runtime base pinned by digest (`gcr.io/distroless/cc-debian12@sha256:...`),
     /// passed as the RUNTIME_IMAGE build argument (build only).
@@ -165,6 +166,28 @@ fn push_commands(args: &ImageArgs, tags: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A docker CLI without its daemon is no engine: say so before any build starts.
+fn engine_reachable(engine: &Path) -> anyhow::Result<()> {
+    let out = Command::new(engine)
+        .arg("info")
+        .output()
+        .with_context(|| format!("cannot start {}", engine.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    bail!(
+        "{} is installed but cannot build: `{} info` failed: {}",
+        engine.display(),
+        engine.display(),
+        why.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no reason given")
+            .trim()
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
     Build,
@@ -178,6 +201,9 @@ pub fn run(verb: Verb, args: &ImageArgs) -> anyhow::Result<()> {
         Verb::Build => build_commands(args, &tags),
         Verb::Push => push_commands(args, &tags),
     };
+    if !args.dry_run {
+        engine_reachable(&engine)?;
+    }
     for cmd in commands {
         println!("+ {} {}", engine.display(), cmd.join(" "));
         if args.dry_run {
@@ -185,6 +211,8 @@ pub fn run(verb: Verb, args: &ImageArgs) -> anyhow::Result<()> {
         }
         let status = Command::new(&engine)
             .args(&cmd)
+            // The Dockerfile needs BuildKit (`COPY --chmod`); podman and buildah ignore this.
+            .env("DOCKER_BUILDKIT", "1")
             .status()
             .with_context(|| format!("cannot start {}", engine.display()))?;
         if !status.success() {
@@ -207,6 +235,27 @@ mod tests {
             runtime_image: Some("gcr.io/distroless/cc-debian12@sha256:abc".into()),
             dry_run: false,
         }
+    }
+
+    #[test]
+    fn its_flags_do_not_collide_with_the_global_ones() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "opsbox",
+            "build",
+            "--build-context",
+            "/src",
+            "--targets",
+            "api,worker",
+            "--dry-run",
+        ])
+        .expect("parses");
+        let Some(crate::cli::Command::Build(args)) = cli.command else {
+            panic!("not build");
+        };
+        assert_eq!(args.context, PathBuf::from("/src"));
+        assert_eq!(args.targets, [ImageTarget::Api, ImageTarget::Worker]);
+        assert!(cli.env.context.is_none());
     }
 
     #[test]
@@ -237,6 +286,27 @@ mod tests {
         let err =
             find_engine(Some(OsStr::new("docker")), Some(empty.path().as_os_str())).unwrap_err();
         assert!(format!("{err:#}").contains("docker not found"), "{err:#}");
+    }
+
+    #[test]
+    fn an_engine_that_cannot_answer_info_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let docker = dir.path().join("docker");
+        std::fs::write(
+            &docker,
+            "#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let err = engine_reachable(&docker).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("installed but cannot build"), "{text}");
+        assert!(
+            text.contains("Cannot connect to the Docker daemon"),
+            "{text}"
+        );
+        assert!(engine_reachable(Path::new("/bin/true")).is_ok());
     }
 
     #[test]

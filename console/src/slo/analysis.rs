@@ -190,15 +190,35 @@ pub fn escape_for_helm(text: &str) -> String {
     escaped
 }
 
-/// What Helm prints for a file written by [`escape_for_helm`].
+/// The chart renders the AnalysisTemplates only where the API is an Argo
+/// Rollout: a cluster without Argo Rollouts has no such kind.
+pub const HELM_GUARD_OPEN: &str = "{{- if .Values.argoRollouts.enabled }}\n";
+pub const HELM_GUARD_CLOSE: &str = "{{- end }}\n";
+
+/// Wraps a template in the chart's `argoRollouts.enabled` condition.
+pub fn guard_for_helm(template: &str) -> String {
+    format!("{HELM_GUARD_OPEN}{template}{HELM_GUARD_CLOSE}")
+}
+
+/// What Helm prints (with `argoRollouts.enabled`) for a file written by
+/// [`escape_for_helm`] and [`guard_for_helm`].
 pub fn unescape_helm(text: &str) -> String {
-    text.replace(r#"{{ "{{" }}"#, "{{")
+    text.replace(HELM_GUARD_OPEN, "")
+        .replace(HELM_GUARD_CLOSE, "")
+        .replace(r#"{{ "{{" }}"#, "{{")
         .replace(r#"{{ "}}" }}"#, "}}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_guard_is_gone_once_rendered() {
+        let guarded = guard_for_helm("kind: AnalysisTemplate\n");
+        assert!(guarded.starts_with("{{- if .Values.argoRollouts.enabled }}"));
+        assert_eq!(unescape_helm(&guarded), "kind: AnalysisTemplate\n");
+    }
 
     #[test]
     fn helm_escaping_round_trips_argo_placeholders() {

@@ -75,7 +75,7 @@ pub fn generated_files(spec: &SloSpec) -> Result<Vec<GeneratedFile>, serde_yaml:
             "# Argo Rollouts AnalysisTemplates: one per service, one metric per SLO, \
              judging only\n# track=\"canary\" series. Argo's own args placeholders are \
              escaped so that Helm prints\n# them unchanged.\n",
-        ) + &analysis::helm_template(spec)?,
+        ) + &analysis::guard_for_helm(&analysis::helm_template(spec)?),
     });
     Ok(files)
 }

@@ -1162,3 +1162,29 @@ fn prometheus_rule_carries_the_generated_rules() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn without_argo_rollouts_no_argo_kind_is_rendered() -> Result<()> {
+    if !tools_or_skip("without_argo_rollouts_no_argo_kind_is_rendered")? {
+        return Ok(());
+    }
+    let docs = documents(&render("values.yaml", &["argoRollouts.enabled=false"])?)?;
+    let argo: Vec<String> = docs
+        .iter()
+        .filter(|d| {
+            d["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("argoproj.io/"))
+        })
+        .map(|d| format!("{} {}", d["kind"], d["metadata"]["name"]))
+        .collect();
+    ensure!(
+        argo.is_empty(),
+        "Argo Rollouts kinds without Argo Rollouts: {argo:?}"
+    );
+    ensure!(
+        find(&docs, "Deployment").len() == 2,
+        "the API and the worker as Deployments"
+    );
+    Ok(())
+}

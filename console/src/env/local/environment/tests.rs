@@ -24,6 +24,25 @@ fn state_with_daemon(dir: &std::path::Path, addr: std::net::SocketAddr) -> State
     StateDir::resolve(Some(dir)).expect("state dir")
 }
 
+/// The local environment of a fresh state directory whose daemon is `app` on loopback.
+async fn with_stand_in_daemon(
+    dir: &std::path::Path,
+    app: Router,
+) -> (
+    LocalEnvironment,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    (
+        LocalEnvironment::open(state_with_daemon(dir, addr), false),
+        server,
+    )
+}
+
 #[tokio::test]
 async fn a_requeue_slower_than_the_default_request_timeout_still_succeeds() {
     // The daemon bounds a requeue at 30 s; the client used to give up after 5 s and
@@ -40,13 +59,8 @@ async fn a_requeue_slower_than_the_default_request_timeout_still_succeeds() {
             })
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir().expect("tempdir");
-    let environment = LocalEnvironment::open(state_with_daemon(dir.path(), addr), false);
+    let (environment, server) = with_stand_in_daemon(dir.path(), app).await;
     let report = environment
         .requeue(&RequeueRequest::one("t1"))
         .await
@@ -154,13 +168,8 @@ async fn status_instances_metrics_and_the_watch_read_the_daemon() {
             async move { Json(served) }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir().expect("tempdir");
-    let environment = LocalEnvironment::open(state_with_daemon(dir.path(), addr), false);
+    let (environment, server) = with_stand_in_daemon(dir.path(), app).await;
     assert!(environment.ensure_running().is_ok());
     assert_eq!(environment.status().await.expect("status"), status);
     assert_eq!(

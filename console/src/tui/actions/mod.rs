@@ -5,7 +5,7 @@ pub mod describe;
 mod perform;
 
 pub use describe::{describe, Confirmation};
-pub use perform::{audit_record, operation, perform, rollout_summary, verb, ActionContext};
+pub use perform::{audit_record, perform, rollout_summary, task, verb, ActionContext, Task};
 
 use super::view::Action;
 

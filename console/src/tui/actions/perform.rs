@@ -9,9 +9,15 @@ use crate::env::{AnyEnvironment, Environment, Verb};
 use crate::model::{RequeueReport, RequeueRequest, RolloutStatus};
 use crate::operations::{AuditRecord, Operation, Performed, Via};
 
-/// The operation an action asks for; `None` for a drill, which the console runs itself.
-pub fn operation(action: &Action) -> Option<Operation> {
-    Some(match action {
+/// What an action is: an operation on the environment, or a drill the console runs.
+pub enum Task<'a> {
+    Operation(Operation),
+    Drill(&'a str),
+}
+
+/// What `action` asks for.
+pub fn task(action: &Action) -> Task<'_> {
+    Task::Operation(match action {
         Action::Promote => Operation::Promote { full: false },
         Action::PromoteFull => Operation::Promote { full: true },
         Action::Abort => Operation::Abort,
@@ -26,25 +32,25 @@ pub fn operation(action: &Action) -> Option<Operation> {
         },
         Action::RequeueDead(task) => Operation::Requeue(RequeueRequest::one(task)),
         Action::RequeueAllDead => Operation::Requeue(RequeueRequest::all()),
-        Action::RunDrill(_) => return None,
+        Action::RunDrill(name) => return Task::Drill(name),
     })
 }
 
 /// The permission an action needs.
 pub fn verb(action: &Action) -> Verb {
-    operation(action).map_or(Verb::RunDrill, |operation| operation.verb())
+    match task(action) {
+        Task::Operation(operation) => operation.verb(),
+        Task::Drill(_) => Verb::RunDrill,
+    }
 }
 
 /// What the audit log records about an action (the outcome is added once known).
 pub fn audit_record(action: &Action) -> AuditRecord {
-    let record = match action {
-        Action::RunDrill(name) => AuditRecord::drill(name, serde_json::json!({})),
-        _ => operation(action).map_or_else(
-            || AuditRecord::drill("", serde_json::json!({})),
-            |operation| operation.audit_record(),
-        ),
-    };
-    record.via(Via::Console)
+    match task(action) {
+        Task::Operation(operation) => operation.audit_record(),
+        Task::Drill(name) => AuditRecord::drill(name, serde_json::json!({})),
+    }
+    .via(Via::Console)
 }
 
 /// Drill steps buffered between the runner and the app.
@@ -62,14 +68,9 @@ pub struct ActionContext {
 
 /// Runs the action; `Ok` carries what the environment answered, in words.
 pub async fn perform(context: &ActionContext, action: &Action) -> anyhow::Result<String> {
-    if let Action::RunDrill(name) = action {
-        return run_drill(context, name).await;
-    }
-    let Some(operation) = operation(action) else {
-        anyhow::bail!(
-            "`{}` is not an operation on the environment",
-            super::summary(action)
-        );
+    let operation = match task(action) {
+        Task::Operation(operation) => operation,
+        Task::Drill(name) => return run_drill(context, name).await,
     };
     Ok(match operation.perform(&context.environment).await? {
         Performed::Rollout(rollout) => rollout_summary(&rollout),

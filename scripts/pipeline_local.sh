@@ -51,15 +51,24 @@ stage_secrets() {
   "$ROOT/scripts/secrets.sh" check
 }
 
+# The release binaries (the build stage's, or an earlier release build's when
+# that stage is skipped) and the SBOMs of the sbom stage.
 signed_files() {
-  local name
-  for name in "${RELEASE_BINARIES[@]}"; do echo "$ROOT/target/release/$name"; done
+  local name found=0
+  for name in "${RELEASE_BINARIES[@]}"; do
+    [[ -x "$ROOT/target/release/$name" ]] || continue
+    echo "$ROOT/target/release/$name"
+    found=1
+  done
+  [[ $found -eq 1 ]] || { echo "sign: no release binary in target/release (the build stage makes them)" >&2; return 1; }
   ls "$OUT"/sbom/*.cdx.json
 }
 
 stage_sign() {
   local -a files
-  mapfile -t files < <(signed_files)
+  local list
+  list=$(signed_files) || return 1
+  mapfile -t files <<<"$list"
   rm -rf "$OUT/keys" "$OUT/signed"
   mkdir -p "$OUT/signed"
   cp "${files[@]}" "$OUT/signed/"

@@ -4,8 +4,8 @@
 #
 # Usage: scripts/sbom.sh COMMAND [ARGS]
 #   generate [--out DIR]   cargo-cyclonedx over the workspace: DIR/<crate>.cdx.json
-#                          per member and DIR/<crate>-bin.cdx.json per crate with
-#                          binaries (default DIR: target/sbom)
+#                          per member and DIR/<binary>-bin.cdx.json per binary
+#                          (default DIR: target/sbom)
 #   diff OLD NEW           crates added (+), removed (-) and changed version (~)
 #                          from OLD to NEW, then a count line; exit 0 (a review,
 #                          not a gate), 2 on unreadable input
@@ -25,7 +25,8 @@ die() {
 }
 
 # cargo-cyclonedx writes next to each member's Cargo.toml; the files are moved
-# to DIR at once, so the source tree keeps nothing.
+# to DIR at once, so the source tree keeps nothing. SOURCE_DATE_EPOCH (the
+# commit's time) makes two runs on one commit give the same files.
 cmd_generate() {
   local out=$ROOT/target/sbom
   while [[ $# -gt 0 ]]; do
@@ -36,31 +37,26 @@ cmd_generate() {
   done
   cargo cyclonedx --version >/dev/null 2>&1 || die "cargo-cyclonedx is not installed (scripts/deps.sh tools)"
   mkdir -p "$out"
-  local name=opsbox-sbom-$$ manifest dir crate file count=0
-  (cd "$ROOT" && cargo cyclonedx --all --format json --spec-version 1.5 \
-    --describe crate --override-filename "$name" >/dev/null)
-  (cd "$ROOT" && cargo cyclonedx --all --format json --spec-version 1.5 \
-    --describe binaries --override-filename "$name-bin" >/dev/null)
-  while IFS= read -r manifest; do
-    dir=$(dirname "$manifest")
-    crate=$(jq -r --arg m "$manifest" '.packages[] | select(.manifest_path == $m) | .name' \
-      <<<"$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps)")
-    for file in "$dir/$name.json" "$dir/$name-bin.json"; do
+  local name=opsbox-sbom-$$ metadata dir crate file file_name count=0
+  SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)
+  export SOURCE_DATE_EPOCH
+  metadata=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps)
+  # One SBOM per member (its targets as subcomponents), then one per binary
+  # (only what that binary links: <binary>_bin.cdx.json).
+  (cd "$ROOT" && cargo cyclonedx --all --format json --spec-version 1.5 -q --override-filename "$name")
+  (cd "$ROOT" && cargo cyclonedx --all --format json --spec-version 1.5 -q --describe binaries)
+  while IFS=$'\t' read -r crate dir; do
+    if [[ -f "$dir/$name.json" ]]; then
+      mv "$dir/$name.json" "$out/$crate.cdx.json"
+      count=$((count + 1))
+    fi
+    for file in "$dir"/*_bin.cdx.json; do
       [[ -f "$file" ]] || continue
-      if [[ "$file" == *-bin.json ]]; then
-        # A crate without binaries describes nothing in binary mode.
-        if jq -e '[.. | objects | select(.type? == "application")] | length > 0' "$file" >/dev/null; then
-          mv "$file" "$out/$crate-bin.cdx.json"
-          count=$((count + 1))
-        else
-          rm -f "$file"
-        fi
-      else
-        mv "$file" "$out/$crate.cdx.json"
-        count=$((count + 1))
-      fi
+      file_name=$(basename "$file" _bin.cdx.json)
+      mv "$file" "$out/$file_name-bin.cdx.json"
+      count=$((count + 1))
     done
-  done < <(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | jq -r '.packages[].manifest_path')
+  done < <(jq -r '.packages[] | "\(.name)\t\(.manifest_path | sub("/Cargo.toml$"; ""))"' <<<"$metadata")
   [[ $count -gt 0 ]] || die "cargo-cyclonedx wrote no SBOM"
   echo "sbom: $count SBOM(s) in $out"
 }

@@ -44,6 +44,8 @@ spec:
           value: {{ .Values.api.drainTimeout | quote }}
         - name: OPSBOX_DB_MAX_CONNECTIONS
           value: {{ .Values.api.dbMaxConnections | quote }}
+        - name: OPSBOX_FLAGS_FILE
+          value: /etc/opsbox/flags.json
         - name: OPSBOX_ADMIN_TOKEN
           valueFrom: {secretKeyRef: {name: {{ include "opsbox.secretName" . }}, key: OPSBOX_ADMIN_TOKEN, optional: true}}
         {{- with .Values.api.extraEnv }}
@@ -63,8 +65,10 @@ spec:
     # The only writable path: the root filesystem is read-only.
     - name: tmp
       emptyDir: {sizeLimit: 64Mi}
+    # A whole-volume mount, never a subPath: the kubelet updates only the
+    # former in place, which is what lets the API reload the flags.
     - name: flags
-      configMap: {name: {{ include "opsbox.fullname" . }}, items: [{key: flags.json, path: flags.json}]}
+      configMap: {name: {{ include "opsbox.fullname" . }}-flags, items: [{key: flags.json, path: flags.json}]}
   {{- with .Values.api.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

@@ -1,4 +1,4 @@
-//! What every handler can reach: the database, the queue, metrics, faults.
+//! What every handler can reach: the database, the queue, metrics, faults, flags.
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +8,7 @@ use opsbox_common::queue::JobQueue;
 use sqlx::PgPool;
 
 use crate::faults::Faults;
+use crate::flags::FeatureFlags;
 use crate::metrics::ApiMetrics;
 
 /// Cloned for every request and middleware, so it is one reference count.
@@ -19,6 +20,8 @@ pub struct Shared {
     pub queue: JobQueue,
     pub metrics: ApiMetrics,
     pub faults: Faults,
+    /// Shared with the task that re-reads the flags file.
+    pub flags: Arc<FeatureFlags>,
     pub admin_token: Option<Box<str>>,
     draining: AtomicBool,
 }
@@ -29,6 +32,7 @@ impl AppContext {
         queue: JobQueue,
         metrics: ApiMetrics,
         faults: Faults,
+        flags: Arc<FeatureFlags>,
         admin_token: Option<Box<str>>,
     ) -> Self {
         Self(Arc::new(Shared {
@@ -36,6 +40,7 @@ impl AppContext {
             queue,
             metrics,
             faults,
+            flags,
             admin_token,
             draining: AtomicBool::new(false),
         }))

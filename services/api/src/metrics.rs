@@ -14,6 +14,10 @@ pub struct ApiMetrics {
     pub requests_in_flight: IntGaugeVec,
     pub tasks_created: IntCounter,
     pub jobs_enqueued: IntCounter,
+    /// 1 when a feature flag is on, 0 when off, by `flag`.
+    pub feature_flag: IntGaugeVec,
+    /// Contents of the flags file that were refused (the last good flags stayed).
+    pub flags_refused: IntCounter,
     db_pool: IntGaugeVec,
 }
 
@@ -41,6 +45,17 @@ impl ApiMetrics {
         )?;
         let tasks_created = IntCounter::new("opsbox_tasks_created_total", "Tasks created.")?;
         let jobs_enqueued = IntCounter::new("opsbox_jobs_enqueued_total", "Task runs queued.")?;
+        let feature_flag = IntGaugeVec::new(
+            Opts::new(
+                "opsbox_feature_flag",
+                "Feature flags in force: 1 on, 0 off.",
+            ),
+            &["flag"],
+        )?;
+        let flags_refused = IntCounter::new(
+            "opsbox_feature_flags_refused_total",
+            "Contents of the flags file refused as unreadable or invalid; the last good flags stayed in force.",
+        )?;
         let db_pool = IntGaugeVec::new(
             Opts::new(
                 "opsbox_db_pool_connections",
@@ -54,6 +69,8 @@ impl ApiMetrics {
         registry.register(Box::new(tasks_created.clone()))?;
         registry.register(Box::new(jobs_enqueued.clone()))?;
         registry.register(Box::new(db_pool.clone()))?;
+        registry.register(Box::new(feature_flag.clone()))?;
+        registry.register(Box::new(flags_refused.clone()))?;
         common::register_build_info(&registry, version)?;
         Ok(Self {
             registry,
@@ -62,6 +79,8 @@ impl ApiMetrics {
             requests_in_flight,
             tasks_created,
             jobs_enqueued,
+            feature_flag,
+            flags_refused,
             db_pool,
         })
     }

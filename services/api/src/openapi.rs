@@ -4,15 +4,17 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, docs, probes, tasks};
+use crate::routes::{admin, bulk_tasks, docs, flags, probes, tasks};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "OpsBox task API", description = "Tasks stored in Postgres, runs executed by workers through a Redis queue."),
     paths(
-        probes::health, probes::ready, probes::metrics, docs::openapi,
+        probes::health, probes::ready, probes::metrics, docs::openapi, flags::get_flags,
         tasks::create_task, tasks::list_tasks, tasks::get_task, tasks::update_task, tasks::delete_task, tasks::run_task,
-        admin::get_faults, admin::set_faults, admin::clear_faults,
+        bulk_tasks::create_tasks,
+        admin::faults::get_faults, admin::faults::set_faults, admin::faults::clear_faults,
+        admin::queue::queue_depth, admin::queue::dead_letters, admin::queue::requeue_dead_letters,
     ),
     components(schemas(opsbox_common::model::Task, opsbox_common::model::TaskKind, opsbox_common::model::TaskStatus)),
     modifiers(&AdminToken),

@@ -2,6 +2,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -14,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::context::AppContext;
 use crate::faults::Faults;
+use crate::flags::{self, FeatureFlags};
 use crate::metrics::ApiMetrics;
 use crate::routes;
 
@@ -23,6 +25,7 @@ pub struct Application {
     ctx: AppContext,
     shutdown_delay: Duration,
     drain_timeout: Duration,
+    flags_poll_interval: Duration,
 }
 
 impl Application {
@@ -38,7 +41,14 @@ impl Application {
         let metrics = ApiMetrics::new(config.stack.track.as_str(), &config.stack.release)?;
         let faults = Faults::new(config.fault_error_rate, config.fault_latency_ms);
         let admin_token = config.admin_token.as_ref().map(|t| Box::from(t.expose()));
-        let ctx = AppContext::new(pool, queue, metrics, faults, admin_token);
+        let flags = Arc::new(FeatureFlags::new(
+            config.flags_file.clone(),
+            metrics.feature_flag.clone(),
+            metrics.flags_refused.clone(),
+        ));
+        // Read at start: a missing or bad file is logged and leaves every flag off.
+        flags.reload().await;
+        let ctx = AppContext::new(pool, queue, metrics, faults, flags, admin_token);
         let listener = TcpListener::bind(config.addr).await?;
         tracing::info!(
             database = %db::redact_url(config.stack.database_url.expose()),
@@ -53,6 +63,7 @@ impl Application {
             ctx,
             shutdown_delay: config.shutdown_delay,
             drain_timeout: config.drain_timeout,
+            flags_poll_interval: config.flags_poll_interval,
         })
     }
 
@@ -73,6 +84,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        // Polls until the server stops (dropped at the end of this function).
+        let _flags_watch = flags::spawn_watch(self.ctx.flags.clone(), self.flags_poll_interval);
         let ctx = self.ctx.clone();
         let delay = self.shutdown_delay;
         let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();

@@ -3,6 +3,7 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
+use axum::routing::post;
 use axum::Router;
 
 use crate::context::AppContext;
@@ -10,7 +11,9 @@ use crate::error::ApiError;
 use crate::observe;
 
 pub mod admin;
+pub mod bulk_tasks;
 pub mod docs;
+pub mod flags;
 pub mod probes;
 pub mod tasks;
 
@@ -18,11 +21,13 @@ pub mod tasks;
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(ctx: AppContext) -> Router {
-    let tasks =
-        tasks::router().route_layer(from_fn_with_state(ctx.clone(), observe::inject_faults));
+    let tasks = tasks::router()
+        .route("/tasks/bulk", post(bulk_tasks::create_tasks))
+        .route_layer(from_fn_with_state(ctx.clone(), observe::inject_faults));
     let mut app = Router::new()
         .merge(probes::router())
         .merge(docs::router())
+        .merge(flags::router())
         .merge(tasks);
     // The admin surface exists only when a token is configured: without one
     // it is a 404 like any unknown path, not a door with a weak lock.

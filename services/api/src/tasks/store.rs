@@ -39,6 +39,25 @@ pub async fn insert(
     Ok((existing, false))
 }
 
+/// Inserts every task or none, in one statement; returned in the order given.
+pub async fn insert_many(db: &PgPool, new: &[NewTask]) -> sqlx::Result<Vec<Task>> {
+    let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
+    let mut query = QueryBuilder::<Postgres>::new("INSERT INTO tasks (id, title, kind, payload) ");
+    query.push_values(new.iter().zip(&ids), |mut row, (task, id)| {
+        row.push_bind(*id)
+            .push_bind(&task.title)
+            .push_bind(task.kind.as_str())
+            // As text, like `insert`: the json column keeps numbers as sent.
+            .push_bind(task.payload.to_string())
+            .push_unseparated("::json");
+    });
+    query.push(format!(" RETURNING {TASK_COLUMNS}"));
+    let mut tasks: Vec<Task> = query.build_query_as().fetch_all(db).await?;
+    // RETURNING promises no order; the client's is the one that matters.
+    tasks.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
+    Ok(tasks)
+}
+
 pub async fn get(db: &PgPool, id: Uuid) -> sqlx::Result<Option<Task>> {
     let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await

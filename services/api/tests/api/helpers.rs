@@ -43,6 +43,8 @@ pub fn config(database_url: &str, redis_url: &str) -> Config {
         fault_error_rate: 0.0,
         fault_latency_ms: 0,
         admin_token: None,
+        flags_file: None,
+        flags_poll_interval: Duration::from_secs(5),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Integration tests of the API against real Postgres and Redis processes.
 
+mod dead_letters;
 mod errors;
 mod faults;
+mod flags;
 mod helpers;
 mod lifecycle;
 mod observability;

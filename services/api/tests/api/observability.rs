@@ -62,7 +62,12 @@ async fn the_openapi_document_describes_every_route() {
         ("/tasks", &["get", "post"]),
         ("/tasks/{id}", &["get", "patch", "delete"]),
         ("/tasks/{id}/run", &["post"]),
+        ("/tasks/bulk", &["post"]),
+        ("/flags", &["get"]),
         ("/admin/faults", &["get", "put", "delete"]),
+        ("/admin/queue", &["get"]),
+        ("/admin/dead-letters", &["get"]),
+        ("/admin/dead-letters/requeue", &["post"]),
     ] {
         for method in methods {
             assert!(

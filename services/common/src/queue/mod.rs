@@ -11,9 +11,11 @@
 //! - `P:jobs:live` hash: task id → its current delivery, so the reconciler
 //!   can tell a task whose job was lost (a Redis wipe) from one still queued.
 
+mod admin_view;
 mod dead_letter;
 mod job;
 mod keys;
+mod requeue;
 mod scripts;
 mod workers;
 
@@ -27,15 +29,22 @@ use uuid::Uuid;
 use crate::redis_conn::{Redis, RedisError};
 use scripts::{ACK, ENQUEUE, PROMOTE_DUE, RELEASE, RETRY_LATER};
 
+pub use admin_view::{
+    DeadLetter, DeadLetters, DiscardedLetter, QueueSnapshot, RequeueReport, RequeueRequest,
+};
 pub use job::{now_ms, Job};
 pub use keys::QueueKeys;
+pub use requeue::{requeue, RequeueError, RequeueTarget, MAX_REQUEUE_ALL};
 
 /// Depth of each part of the queue.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueDepth {
     pub ready: u64,
+    /// Retries waiting for their backoff to end.
     pub delayed: u64,
+    /// Held by workers.
     pub processing: u64,
+    /// Dead-lettered: used up their attempts.
     pub dead: u64,
 }
 

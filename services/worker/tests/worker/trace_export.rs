@@ -114,6 +114,8 @@ async fn the_workers_span_joins_the_api_requests_trace_over_otlp() {
         fault_error_rate: 0.0,
         fault_latency_ms: 0,
         admin_token: None,
+        flags_file: None,
+        flags_poll_interval: Duration::from_secs(5),
     };
     let api = opsbox_api::startup::Application::build(config)
         .await

@@ -1,53 +1,13 @@
-//! Runtime fault toggles, present only when `OPSBOX_ADMIN_TOKEN` is set.
+//! Runtime fault toggles (`/admin/faults`) for drills.
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
 
+use super::Admin;
 use crate::context::AppContext;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::faults::FaultSettings;
-
-pub fn router() -> Router<AppContext> {
-    Router::new().route(
-        "/admin/faults",
-        get(get_faults).put(set_faults).delete(clear_faults),
-    )
-}
-
-/// Proof that the request carries the admin bearer token.
-pub struct Admin;
-
-impl FromRequestParts<AppContext> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        ctx: &AppContext,
-    ) -> Result<Self, Self::Rejection> {
-        let expected = ctx.admin_token.as_deref().ok_or(ApiError::Unauthorized)?;
-        let presented = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::Unauthorized)
-        }
-    }
-}
-
-/// Compares without an early exit, so response time does not leak how much
-/// of a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// The faults in force.
 #[utoipa::path(get, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),

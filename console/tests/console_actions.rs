@@ -198,7 +198,13 @@ async fn the_console_without_a_terminal_says_what_to_use_instead() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("the console needs a terminal"), "{stderr}");
-    let output = env.opsbox(&["--env", "kubernetes"]).await;
+    let missing = env.root().join("no-kubeconfig");
+    let missing = missing.to_str().expect("utf-8 path");
+    let output = env
+        .opsbox(&["--env", "kubernetes", "--kubeconfig", missing])
+        .await;
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("kubernetes"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read the kubeconfig"), "{stderr}");
+    assert!(stderr.contains(missing), "{stderr}");
 }

@@ -196,6 +196,7 @@ mod tests {
             ],
             current_step_index: Some(2),
             canary_weight: 0,
+            set_weight: None,
             pause_until: None,
             analysis_runs: vec![AnalysisRun {
                 step_index: 2,

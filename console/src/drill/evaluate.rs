@@ -341,6 +341,7 @@ mod tests {
         assert!(result.observed.contains("error ratio 30%"));
         let still_on = RolloutStatus {
             canary_weight: 10,
+            set_weight: None,
             ..status
         };
         assert!(!during(&probe, window(), &seen, Some(&still_on)).passed);

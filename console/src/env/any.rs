@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::kubernetes::KubernetesEnvironment;
 use super::local::LocalEnvironment;
 use super::{ChaosSupport, Environment, Permissions, Records, StatusReading};
+use crate::audit::Outcome;
 use crate::chaos::{
     ChaosStatus, FaultReport, FaultRequest, KillRequest, Killed, Outage, OutageRequest, TaskCensus,
 };
@@ -23,6 +25,7 @@ use crate::model::{
 #[derive(Debug, Clone)]
 pub enum AnyEnvironment {
     Local(LocalEnvironment),
+    Kubernetes(KubernetesEnvironment),
 }
 
 /// Calls the same method on whichever environment this is.
@@ -30,6 +33,7 @@ macro_rules! each {
     ($self:ident, $env:ident => $call:expr) => {
         match $self {
             AnyEnvironment::Local($env) => $call,
+            AnyEnvironment::Kubernetes($env) => $call,
         }
     };
 }
@@ -145,6 +149,10 @@ impl Environment for AnyEnvironment {
 
     fn logs(&self, request: LogRequest, stop: CancellationToken) -> mpsc::Receiver<LogBatch> {
         each!(self, env => env.logs(request, stop))
+    }
+
+    async fn announce(&self, action: &str, target: &str, outcome: &Outcome) {
+        each!(self, env => env.announce(action, target, outcome).await)
     }
 
     async fn bring_up(&self, progress: mpsc::Sender<String>) -> anyhow::Result<()> {

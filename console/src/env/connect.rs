@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::kubernetes::{KubernetesEnvironment, KubernetesOptions, TargetArgs};
 use super::local::{LocalEnvironment, StateDir};
 use super::AnyEnvironment;
+use super::Records;
 
 /// Which environment to operate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -46,6 +48,14 @@ pub struct EnvArgs {
     /// kubernetes: the kubeconfig file [default: $KUBECONFIG, then ~/.kube/config].
     #[arg(long, global = true)]
     pub kubeconfig: Option<PathBuf>,
+    /// kubernetes: the Rollout (or Deployment) of the API the verbs act on, when the
+    /// namespace has several [default: the only one].
+    #[arg(long, global = true)]
+    pub rollout: Option<String>,
+    /// kubernetes: the Prometheus that holds the chart's SLO recording rules (e.g. a
+    /// port-forward: http://127.0.0.1:9090).
+    #[arg(long, global = true, env = "OPSBOX_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
 }
 
 /// No environment runs where the flags point; the message says where and what to do.
@@ -72,12 +82,28 @@ impl EnvArgs {
                 self.local_state_dir()?,
                 read_only,
             ))),
-            EnvKind::Kubernetes => Err(Unavailable(
-                "the kubernetes environment is not available yet in this build of opsbox; \
-                 use --env local (the default)"
-                    .to_owned(),
-            )
-            .into()),
+            EnvKind::Kubernetes => {
+                // The operator's own records stay on this machine, as with `local`.
+                let state = self.local_state_dir()?;
+                let records = Records::new(
+                    state.root().to_path_buf(),
+                    state.audit_log(),
+                    state.drill_reports(),
+                );
+                let options = KubernetesOptions {
+                    target: TargetArgs {
+                        kubeconfig: self.kubeconfig.clone(),
+                        context: self.context.clone(),
+                        namespace: self.namespace.clone(),
+                    },
+                    rollout: self.rollout.clone(),
+                    prometheus_url: self.prometheus_url.clone(),
+                    read_only,
+                };
+                Ok(AnyEnvironment::Kubernetes(KubernetesEnvironment::open(
+                    options, records,
+                )?))
+            }
         }
     }
 
@@ -86,6 +112,9 @@ impl EnvArgs {
         let environment = self.open(false)?;
         match &environment {
             AnyEnvironment::Local(local) => local.ensure_running()?,
+            // Its client belongs to the runtime of the verb that uses it, so the first
+            // request there says (within its deadline) when the cluster is not there.
+            AnyEnvironment::Kubernetes(_) => {}
         }
         Ok(environment)
     }
@@ -103,14 +132,18 @@ mod tests {
     }
 
     #[test]
-    fn kubernetes_is_refused_with_a_clear_message_not_a_panic() {
+    fn kubernetes_names_a_missing_kubeconfig_instead_of_panicking() {
+        let dir = tempfile::tempdir().expect("tempdir");
         let args = EnvArgs {
             kind: EnvKind::Kubernetes,
-            ..EnvArgs::default()
+            kubeconfig: Some(dir.path().join("missing")),
+            ..args(dir.path())
         };
-        let error = args.open(false).expect_err("not available yet");
-        let unavailable = error.downcast_ref::<Unavailable>().expect("typed");
-        assert!(unavailable.0.contains("not available yet"), "{unavailable}");
+        let error = args.open(false).expect_err("no kubeconfig");
+        assert!(
+            format!("{error:#}").contains("cannot read the kubeconfig"),
+            "{error:#}"
+        );
         assert!(args.connect().is_err());
     }
 

@@ -6,6 +6,7 @@
 mod any;
 mod capabilities;
 pub mod connect;
+pub mod kubernetes;
 pub mod local;
 mod records;
 
@@ -22,6 +23,7 @@ pub use capabilities::{ChaosSupport, Permissions, Support, Verb};
 pub use connect::{EnvArgs, EnvKind, NotRunning};
 pub use records::Records;
 
+use crate::audit::Outcome;
 use crate::chaos::{
     ChaosStatus, FaultReport, FaultRequest, KillRequest, Killed, Outage, OutageRequest, TaskCensus,
 };
@@ -157,6 +159,18 @@ pub trait Environment: Clone + Send + Sync + 'static {
     /// go, until `stop`. The channel is bounded: when the reader falls behind, the
     /// stream waits and the sources hold the backlog.
     fn logs(&self, request: LogRequest, stop: CancellationToken) -> mpsc::Receiver<LogBatch>;
+
+    /// Tells the environment's own audience what an operator did (a cluster records a
+    /// Kubernetes Event on the object changed); the audit log is written either way.
+    fn announce(
+        &self,
+        action: &str,
+        target: &str,
+        outcome: &Outcome,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (action, target, outcome);
+        async {}
+    }
 
     /// Starts the environment when the console may do that here; the progress lines
     /// go to `progress`.

@@ -24,6 +24,10 @@ pub enum RolloutStep {
     Pause(PauseStep),
     /// Measures the canary against the SLOs since the previous step.
     Analysis(AnalysisStep),
+    /// A step of a kind this console shows but does not model (an Argo Rollout's
+    /// `setCanaryScale`, `experiment`, ...), by its kind. Never read from a spec.
+    #[serde(skip_deserializing)]
+    Other(String),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +51,7 @@ impl std::fmt::Display for RolloutStep {
             }) => write!(f, "pause {duration}"),
             RolloutStep::Pause(PauseStep { duration: None }) => f.write_str("pause"),
             RolloutStep::Analysis(_) => f.write_str("analysis"),
+            RolloutStep::Other(kind) => f.write_str(kind),
         }
     }
 }
@@ -144,8 +149,12 @@ pub struct RolloutStatus {
     pub steps: Vec<RolloutStep>,
     /// The step being executed; equals `steps.len()` once all are done.
     pub current_step_index: Option<usize>,
-    /// The weight in effect at the router, in percent.
+    /// The weight in effect at the router, in percent (Argo's "actual weight").
     pub canary_weight: u8,
+    /// The weight the current step asks for (Argo's "set weight"), when it differs
+    /// from the weight in effect or the environment tells them apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_weight: Option<u8>,
     /// When a timed pause ends.
     pub pause_until: Option<DateTime<Utc>>,
     /// Analysis runs of the current rollout, oldest first.

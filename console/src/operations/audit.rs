@@ -57,6 +57,9 @@ pub async fn record<T>(
 
 /// [`record`] with the outcome already decided (a drill's verdict).
 pub async fn record_outcome(environment: &impl Environment, audit: &AuditRecord, outcome: Outcome) {
+    environment
+        .announce(audit.action, &audit.target, &outcome)
+        .await;
     let entry = AuditEntry::by_current_user(
         environment.name(),
         audit.action,

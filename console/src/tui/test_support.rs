@@ -85,6 +85,7 @@ pub fn rollout() -> RolloutStatus {
         ],
         current_step_index: Some(4),
         canary_weight: 50,
+        set_weight: None,
         pause_until: None,
         analysis_runs: vec![AnalysisRun {
             step_index: 2,

@@ -148,6 +148,7 @@ impl RolloutMachine {
             steps: strategy.steps.clone(),
             current_step_index: None,
             canary_weight: 0,
+            set_weight: None,
             pause_until: None,
             analysis_runs: Vec::new(),
             revisions: vec![Revision {
@@ -552,6 +553,17 @@ impl RolloutMachine {
                     message: None,
                 });
                 Work::Analysis { step_index: index }
+            }
+            // The strategy refuses these when it is read; should one get here, the
+            // rollout waits for a person rather than guessing what the step meant.
+            RolloutStep::Other(kind) => {
+                self.status.phase = RolloutPhase::Paused;
+                self.status.pause_until = None;
+                self.status.message = Some(format!(
+                    "paused at step {}: {kind} is not run here; promote to skip it",
+                    index + 1
+                ));
+                Work::Pause { until: None }
             }
         }
     }

@@ -99,6 +99,11 @@ impl Strategy {
                     );
                 }
                 RolloutStep::Pause(_) | RolloutStep::Analysis(_) => {}
+                RolloutStep::Other(kind) => {
+                    anyhow::bail!(
+                        "step {position}: {kind} is not a step the local environment runs"
+                    )
+                }
             }
         }
         Ok(())

@@ -1,0 +1,203 @@
+//! Pod log streams of the chosen workloads, merged and parsed like the local JSON lines:
+//! at most [`MAX_STREAMS`] followed at once, each reopened when its container restarts
+//! (the stream ends, the pod is still there), dropped when its pod is gone. The channel
+//! to the reader is bounded; a slow reader slows the streams, which the API server holds.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::LogParams;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::pods;
+use super::Cluster;
+use crate::model::logs::{
+    LineSource, LogBatch, LogLine, LogRequest, DEFAULT_MAX_TEXT_BYTES, LOG_STREAM_CAPACITY,
+};
+
+/// Pods followed at once; more are named in the batch's errors, not followed.
+pub const MAX_STREAMS: usize = 8;
+
+/// Lines read back from each pod when it is first followed.
+pub const TAIL_LINES: i64 = 200;
+
+/// Lines per batch sent to the reader.
+const BATCH_LINES: usize = 256;
+
+/// How often new pods are looked for.
+const POD_LOOKUP_INTERVAL: Duration = Duration::from_secs(5);
+
+pub fn stream(
+    cluster: Cluster,
+    request: LogRequest,
+    stop: CancellationToken,
+) -> mpsc::Receiver<LogBatch> {
+    let (batches, receiver) = mpsc::channel(LOG_STREAM_CAPACITY);
+    tokio::spawn(async move {
+        let followed: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let mut followers = tokio::task::JoinSet::new();
+        let mut ticks = tokio::time::interval(POD_LOOKUP_INTERVAL);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            let mut errors = Vec::new();
+            match pods::list(&cluster).await {
+                Ok(found) => {
+                    let mut held = followed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut skipped = 0;
+                    for pod in found
+                        .iter()
+                        .filter(|pod| request.wants(&pods::workload_of(pod)))
+                    {
+                        let name = pod.metadata.name.clone().unwrap_or_default();
+                        if held.contains(&name) {
+                            continue;
+                        }
+                        if held.len() >= MAX_STREAMS {
+                            skipped += 1;
+                            continue;
+                        }
+                        held.insert(name.clone());
+                        followers.spawn(follow(
+                            cluster.clone(),
+                            pod.clone(),
+                            batches.clone(),
+                            followed.clone(),
+                            stop.clone(),
+                        ));
+                    }
+                    if skipped > 0 {
+                        errors.push(format!(
+                            "{skipped} more pods not followed: at most {MAX_STREAMS} log streams at once (choose a workload with --app)"
+                        ));
+                    }
+                }
+                Err(error) => errors.push(format!("{error:#}")),
+            }
+            if !errors.is_empty()
+                && batches
+                    .send(LogBatch {
+                        lines: Vec::new(),
+                        errors,
+                    })
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+        followers.shutdown().await;
+    });
+    receiver
+}
+
+/// Follows one pod until it is gone or `stop`; a restarted container is picked up by
+/// reopening the stream from a little before it ended.
+async fn follow(
+    cluster: Cluster,
+    pod: Pod,
+    batches: mpsc::Sender<LogBatch>,
+    followed: Arc<Mutex<HashSet<String>>>,
+    stop: CancellationToken,
+) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let workload = pods::workload_of(&pod);
+    let source = LineSource::new(&name, &workload);
+    let api = pods::api(&cluster);
+    let mut params = LogParams {
+        follow: true,
+        tail_lines: Some(TAIL_LINES),
+        container: Some(workload.clone()).filter(|_| has_container(&pod, &workload)),
+        ..LogParams::default()
+    };
+    let mut backoff = Duration::from_millis(500);
+    while !stop.is_cancelled() {
+        match api.log_stream(&name, &params).await {
+            Ok(reader) => {
+                backoff = Duration::from_millis(500);
+                let mut lines = reader.lines();
+                let mut batch = Vec::new();
+                loop {
+                    let next = tokio::select! {
+                        () = stop.cancelled() => None,
+                        next = tokio::time::timeout(Duration::from_millis(200), lines.next()) => Some(next),
+                    };
+                    match next {
+                        None => return,
+                        Some(Ok(Some(Ok(line)))) => {
+                            batch.push(LogLine::parse(&line, &source, DEFAULT_MAX_TEXT_BYTES));
+                            if batch.len() < BATCH_LINES {
+                                continue;
+                            }
+                        }
+                        Some(Err(_)) => {}
+                        Some(Ok(Some(Err(_)) | None)) => break,
+                    }
+                    if !batch.is_empty()
+                        && batches
+                            .send(LogBatch {
+                                lines: std::mem::take(&mut batch),
+                                errors: Vec::new(),
+                            })
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = batches
+                        .send(LogBatch {
+                            lines: batch,
+                            errors: Vec::new(),
+                        })
+                        .await;
+                }
+            }
+            Err(error) => {
+                let message = format!("logs of {name}: {error}");
+                if batches
+                    .send(LogBatch {
+                        lines: Vec::new(),
+                        errors: vec![message],
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        // The stream ended: a restarted container, or a pod on its way out.
+        match api.get_opt(&name).await {
+            Ok(Some(current)) if current.metadata.deletion_timestamp.is_none() => {}
+            Ok(_) => break,
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+        params.tail_lines = None;
+        params.since_seconds = Some(i64::try_from(backoff.as_secs()).unwrap_or(10) + 1);
+    }
+    followed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&name);
+}
+
+fn has_container(pod: &Pod, name: &str) -> bool {
+    pod.spec
+        .as_ref()
+        .is_some_and(|spec| spec.containers.iter().any(|c| c.name == name))
+}

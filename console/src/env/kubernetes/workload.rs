@@ -1,0 +1,279 @@
+//! The API's workload in the namespace: an Argo Rollout (the chart's default) or a plain
+//! Deployment (`argoRollouts.enabled=false`), found by the chart's labels, and read into
+//! the console's rollout model.
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use kube::api::{DynamicObject, ListParams};
+use kube::Api;
+
+use super::argo::{self, AnalysisRun, Rollout};
+use super::errors::within;
+use super::rollout_info;
+use super::Cluster;
+use crate::env::NotRunning;
+use crate::model::{Revision, RolloutPhase, RolloutStatus};
+
+/// The chart's API pods, ReplicaSets, Rollouts and Deployments carry these.
+pub const API_SELECTOR: &str = "app.kubernetes.io/name=opsbox,app.kubernetes.io/component=api";
+
+/// Every OpsBox workload's pods.
+pub const WORKLOAD_SELECTOR: &str =
+    "app.kubernetes.io/name=opsbox,app.kubernetes.io/component in (api,worker)";
+
+/// How the API is deployed.
+#[derive(Debug, Clone)]
+pub enum ApiWorkload {
+    Rollout(Box<Rollout>),
+    /// No Argo Rollouts here (or the chart says so): steps and the rollout verbs are
+    /// not available, restart and undo are.
+    Deployment(Box<Deployment>),
+}
+
+pub fn rollouts(cluster: &Cluster) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        cluster.client.clone(),
+        &cluster.namespace,
+        &argo::rollout_resource(),
+    )
+}
+
+pub fn to_rollout(object: DynamicObject) -> anyhow::Result<Rollout> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    serde_json::to_value(object)
+        .and_then(serde_json::from_value)
+        .map_err(|error| anyhow::anyhow!("the Rollout {name} does not parse: {error}"))
+}
+
+/// The Rollout (or Deployment) the verbs act on: the one `--rollout` names, or the only
+/// API workload in the namespace.
+pub async fn find(cluster: &Cluster) -> anyhow::Result<ApiWorkload> {
+    let server = &cluster.server;
+    let mut found: Vec<Rollout> = Vec::new();
+    let listed = tokio::time::timeout(
+        super::errors::CALL_DEADLINE,
+        rollouts(cluster).list(&ListParams::default().labels(API_SELECTOR)),
+    )
+    .await;
+    match listed {
+        Ok(Ok(list)) => {
+            for object in list.items {
+                found.push(to_rollout(object)?);
+            }
+        }
+        // No Rollout CRD: a cluster without Argo Rollouts; look for a Deployment.
+        Ok(Err(error)) if super::errors::is_not_found(&error) => {}
+        Ok(Err(error)) => return Err(super::errors::explain(error, "list rollouts", server)),
+        Err(_) => {
+            return Err(NotRunning(format!(
+                "list rollouts: the API server at {server} did not answer within {:?}",
+                super::errors::CALL_DEADLINE
+            ))
+            .into())
+        }
+    }
+    if let Some(wanted) = &cluster.rollout {
+        if let Some(rollout) = found.into_iter().find(|rollout| rollout.name() == wanted) {
+            return Ok(ApiWorkload::Rollout(Box::new(rollout)));
+        }
+        let deployments: Api<Deployment> =
+            Api::namespaced(cluster.client.clone(), &cluster.namespace);
+        if let Some(deployment) =
+            within("get deployment", server, deployments.get_opt(wanted)).await?
+        {
+            return Ok(ApiWorkload::Deployment(Box::new(deployment)));
+        }
+        anyhow::bail!(
+            "there is no Rollout or Deployment {wanted:?} of OpsBox in namespace {}",
+            cluster.namespace
+        );
+    }
+    match found.len() {
+        1 => return Ok(ApiWorkload::Rollout(Box::new(found.remove(0)))),
+        0 => {}
+        _ => {
+            let names: Vec<&str> = found.iter().map(Rollout::name).collect();
+            anyhow::bail!(
+                "namespace {} has {} OpsBox Rollouts ({}): choose one with --rollout",
+                cluster.namespace,
+                names.len(),
+                names.join(", ")
+            );
+        }
+    }
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let mut listed = within(
+        "list deployments",
+        server,
+        deployments.list(&ListParams::default().labels(API_SELECTOR)),
+    )
+    .await?
+    .items;
+    match listed.len() {
+        1 => Ok(ApiWorkload::Deployment(Box::new(listed.remove(0)))),
+        0 => Err(NotRunning(format!(
+            "no OpsBox release in namespace {} of context {}: no Rollout or Deployment labelled \
+             {API_SELECTOR} (install the chart: helm install opsbox charts/opsbox -n {})",
+            cluster.namespace, cluster.context, cluster.namespace
+        ))
+        .into()),
+        count => anyhow::bail!(
+            "namespace {} has {count} OpsBox API Deployments: choose one with --rollout",
+            cluster.namespace
+        ),
+    }
+}
+
+/// The ReplicaSets of OpsBox's API in the namespace.
+pub async fn replica_sets(cluster: &Cluster) -> anyhow::Result<Vec<ReplicaSet>> {
+    let api: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    Ok(within(
+        "list replicasets",
+        &cluster.server,
+        api.list(&ListParams::default().labels(API_SELECTOR)),
+    )
+    .await?
+    .items)
+}
+
+/// The AnalysisRuns in the namespace; none when the CRD is not installed.
+pub async fn analysis_runs(cluster: &Cluster) -> anyhow::Result<Vec<AnalysisRun>> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client.clone(),
+        &cluster.namespace,
+        &argo::analysis_run_resource(),
+    );
+    match tokio::time::timeout(
+        super::errors::CALL_DEADLINE,
+        api.list(&ListParams::default()),
+    )
+    .await
+    {
+        Ok(Ok(list)) => Ok(list
+            .items
+            .into_iter()
+            .filter_map(|object| {
+                serde_json::to_value(object)
+                    .and_then(serde_json::from_value)
+                    .ok()
+            })
+            .collect()),
+        Ok(Err(error)) if super::errors::is_not_found(&error) => Ok(Vec::new()),
+        Ok(Err(error)) => Err(super::errors::explain(
+            error,
+            "list analysisruns",
+            &cluster.server,
+        )),
+        Err(_) => Err(NotRunning(format!(
+            "list analysisruns: the API server at {} did not answer",
+            cluster.server
+        ))
+        .into()),
+    }
+}
+
+/// The rollout model of whichever workload runs the API.
+pub async fn status(cluster: &Cluster, workload: &ApiWorkload) -> anyhow::Result<RolloutStatus> {
+    let replica_sets = replica_sets(cluster).await?;
+    let now = chrono::Utc::now();
+    Ok(match workload {
+        ApiWorkload::Rollout(rollout) => {
+            let runs = analysis_runs(cluster).await?;
+            rollout_info::rollout_status(rollout, &replica_sets, &runs, now)
+        }
+        ApiWorkload::Deployment(deployment) => deployment_status(deployment, &replica_sets, now),
+    })
+}
+
+/// A Deployment as a rollout with no steps: Healthy once every replica is updated and
+/// available, Degraded past its progress deadline.
+pub fn deployment_status(
+    deployment: &Deployment,
+    replica_sets: &[ReplicaSet],
+    now: chrono::DateTime<chrono::Utc>,
+) -> RolloutStatus {
+    let status = deployment.status.clone().unwrap_or_default();
+    let desired = deployment
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.replicas)
+        .unwrap_or(1);
+    let deadline = status.conditions.iter().flatten().find(|condition| {
+        condition.type_ == "Progressing"
+            && condition.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    });
+    let (phase, message) = if let Some(condition) = deadline {
+        (
+            RolloutPhase::Degraded,
+            Some(format!(
+                "ProgressDeadlineExceeded: {}",
+                condition.message.clone().unwrap_or_default()
+            )),
+        )
+    } else if status.updated_replicas.unwrap_or(0) < desired
+        || status.available_replicas.unwrap_or(0) < desired
+    {
+        (
+            RolloutPhase::Progressing,
+            Some("more replicas need to be updated".to_owned()),
+        )
+    } else {
+        (RolloutPhase::Healthy, None)
+    };
+    let mut owned: Vec<&ReplicaSet> = replica_sets
+        .iter()
+        .filter(|rs| {
+            rs.metadata.owner_references.iter().flatten().any(|owner| {
+                owner.kind == "Deployment" && Some(&owner.uid) == deployment.metadata.uid.as_ref()
+            })
+        })
+        .collect();
+    owned.sort_by_key(|rs| deployment_revision(rs));
+    let names = rollout_info::revision_names(&owned, deployment_revision);
+    let revisions: Vec<Revision> = owned
+        .iter()
+        .map(|rs| Revision {
+            name: names
+                .get(&deployment_revision(rs))
+                .cloned()
+                .unwrap_or_default(),
+            overrides: Default::default(),
+            created_at: rs
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| super::time::to_chrono(t.0))
+                .unwrap_or_default(),
+            last_stable_at: None,
+        })
+        .collect();
+    RolloutStatus {
+        stable_revision: revisions
+            .last()
+            .map(|revision| revision.name.clone())
+            .unwrap_or_default(),
+        canary_revision: None,
+        phase,
+        aborted: false,
+        message,
+        steps: Vec::new(),
+        current_step_index: None,
+        canary_weight: 0,
+        set_weight: None,
+        pause_until: None,
+        analysis_runs: Vec::new(),
+        revisions,
+        events: Vec::new(),
+        canary_ready: 0,
+        canary_replicas: 0,
+        updated_at: now,
+    }
+}
+
+pub fn deployment_revision(rs: &ReplicaSet) -> i64 {
+    rs.metadata
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get("deployment.kubernetes.io/revision"))
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0)
+}

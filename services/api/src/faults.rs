@@ -65,10 +65,14 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64
     }
 }
 
+/// `null` is what the schema of an optional field admits, and means absent.
 fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<u64>, D::Error> {
-    whole_number(deserializer).map(Some)
+    Option::<serde_json::Value>::deserialize(deserializer)?
+        .map(whole_number)
+        .transpose()
+        .map_err(serde::de::Error::custom)
 }
 
 /// What a task request suffers now.
@@ -171,9 +175,13 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<FaultSettings>(bad).is_err(), "{bad}");
         }
-        let absent: FaultSettings =
-            serde_json::from_str(r#"{"error_rate": 0, "latency_ms": 0}"#).expect("valid");
-        assert_eq!(absent.duration_secs, None);
+        for absent in [
+            r#"{"error_rate": 0, "latency_ms": 0}"#,
+            r#"{"error_rate": 0, "latency_ms": 0, "duration_secs": null}"#,
+        ] {
+            let parsed: FaultSettings = serde_json::from_str(absent).expect("valid");
+            assert_eq!(parsed.duration_secs, None, "{absent}");
+        }
     }
 
     #[test]

@@ -17,6 +17,10 @@ use opsbox_common::model::Task;
 /// Most tasks one bulk request creates: one INSERT, bounded in size like the body.
 pub const MAX_BULK: usize = 100;
 
+/// Largest bulk body: 100 tasks at their largest (16 KiB payload, 200-character
+/// title) fit, so no request the schema admits is refused for its size.
+pub const BULK_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTasks {
@@ -32,7 +36,8 @@ pub struct CreatedTasks {
 }
 
 /// Create up to 100 tasks at once, all or none. Only while the `bulkTasks`
-/// feature flag is on; `Idempotency-Key` is not supported here.
+/// feature flag is on; `Idempotency-Key` is not supported here; the body may
+/// be up to 2 MiB.
 #[utoipa::path(post, path = "/tasks/bulk", tag = "tasks", request_body = CreateTasks,
     responses(
         (status = 201, body = CreatedTasks),
@@ -50,7 +55,12 @@ pub async fn create_tasks(
     if !ctx.flags.is_on(Flag::BulkTasks) {
         return Err(ApiError::FeatureDisabled(Flag::BulkTasks.name()));
     }
-    let Json(body) = body?;
+    let Json(body) = body.map_err(|e| match e {
+        ApiError::PayloadTooLarge { .. } => ApiError::PayloadTooLarge {
+            limit: BULK_BODY_LIMIT,
+        },
+        other => other,
+    })?;
     if body.tasks.is_empty() || body.tasks.len() > MAX_BULK {
         return Err(ApiError::Validation(format!(
             "tasks must hold 1 to {MAX_BULK} tasks; got {}",

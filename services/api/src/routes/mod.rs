@@ -22,7 +22,11 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(ctx: AppContext) -> Router {
     let tasks = tasks::router()
-        .route("/tasks/bulk", post(bulk_tasks::create_tasks))
+        .route(
+            "/tasks/bulk",
+            post(bulk_tasks::create_tasks)
+                .layer(DefaultBodyLimit::max(bulk_tasks::BULK_BODY_LIMIT)),
+        )
         .route_layer(from_fn_with_state(ctx.clone(), observe::inject_faults));
     let mut app = Router::new()
         .merge(probes::router())

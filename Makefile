@@ -8,7 +8,7 @@ STATE_DIR ?= .opsbox
 TEST_DEPS_DIR ?= target/test-deps
 HARNESS := target/debug/opsbox-harness
 
-.PHONY: help deps build test test-rust cluster-tools check-rules run demo fmt lint bench fuzz-api clean
+.PHONY: help deps build test test-rust cluster-tools check-rules check-supply-chain run demo fmt lint bench fuzz-api clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ build: ## Build every crate
 
 test: ## Install what is missing, start private Postgres + Redis, run every test
 	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory cluster-tools test-rust check-rules
+	@$(MAKE) --no-print-directory cluster-tools test-rust check-rules check-supply-chain
 
 cluster-tools: ## Build the cluster tier (etcd, kube-apiserver, kwok, Argo Rollouts...) from Go modules, if Go is here
 	@if command -v go >/dev/null 2>&1; then scripts/cluster-build.sh build; \
@@ -37,6 +37,9 @@ test-rust:
 check-rules: ## promtool and amtool checks of the generated rules and alert routing
 	@if [[ -x scripts/check-rules.sh ]]; then scripts/check-rules.sh; fi
 
+check-supply-chain: ## Action pins, gitleaks, sops + age, cosign signatures, SBOMs (tools: scripts/deps.sh tools)
+	scripts/test-supply-chain.sh
+
 run: ## Private Postgres + Redis + API + worker in the foreground; Ctrl-C stops all
 	@scripts/deps.sh runtime
 	$(CARGO) build --release -p opsbox-api -p opsbox-worker -p opsbox-harness
@@ -50,12 +53,17 @@ demo: ## The local environment (opsbox up) with background load, shown live; Ctr
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## fmt --check, clippy -D warnings, shellcheck, hadolint
+lint: ## fmt --check, clippy -D warnings, shellcheck, hadolint, yamllint, actionlint, action pins, cargo deny
 	@scripts/deps.sh test
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	shellcheck scripts/*.sh .ci/run
 	hadolint Dockerfile*
+	target/tools/bin/yamllint --strict .
+	target/tools/bin/pre-commit validate-config .pre-commit-config.yaml
+	target/tools/bin/actionlint
+	scripts/check-action-pins.sh
+	$(CARGO) deny --all-features check licenses bans sources
 
 bench: ## Benchmarks with wrk and pgbench on loopback; prints the tables
 	@scripts/deps.sh bench

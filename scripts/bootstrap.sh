@@ -13,7 +13,7 @@
 #                 (built first with `opsbox build`)
 # Every tool comes from the Go module proxy (versions: testenv/versions.env):
 # kind by `go install` into target/tools/bin, the others from the cluster
-# tier's build (target/cluster/bin) unless already on PATH.
+# tier's build (target/cluster/bin) when there is one, else from PATH.
 # kind needs a Docker daemon: without one this says so and exits 1
 # (scripts/cluster-up.sh --sim starts the simulated control plane instead).
 set -euo pipefail
@@ -27,7 +27,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=/dev/null
 source "$ROOT/testenv/versions.env"
 TOOLS_BIN=$ROOT/target/tools/bin
-PATH=$TOOLS_BIN:$PATH:$ROOT/target/cluster/bin
+# The pinned builds first, when they exist; then whatever the user has.
+PATH=$TOOLS_BIN:$ROOT/target/cluster/bin:$PATH
 
 WITH_ARGO=1
 

@@ -74,6 +74,8 @@ main() {
     sleep 0.2
   done
   cat "$RUN_DIR/$namespace-$service.log" >&2 || true
+  kill "$(cat "$pid_file")" 2>/dev/null || true
+  rm -f "$pid_file"
   die "127.0.0.1:$local_port does not answer (a pod must be Running behind $service; the simulated plane has none that serve)"
 }
 

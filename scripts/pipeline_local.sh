@@ -5,8 +5,9 @@
 # at the end with where it runs; docs/pipeline.md maps the stages to the jobs.
 #
 # Usage: scripts/pipeline_local.sh [--list] [--only S1,S2] [--skip S1,S2] [--images]
-#   stages: lint test build sbom secrets sign verify
-#   --images  also build the images (needs a Docker daemon: fails without one)
+#   stages: lint test build images sbom secrets sign verify
+#   images runs only with --images (or --only images): it needs a Docker
+#   daemon, and fails without one
 # A run signs with a key pair made for it (target/pipeline/keys), then verifies.
 # The SBOM of the previous run is kept, and the delta printed (sbom stage).
 set -euo pipefail
@@ -19,7 +20,7 @@ usage() {
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PATH=$ROOT/target/tools/bin:$PATH
 OUT=$ROOT/target/pipeline
-STAGES=(lint test build sbom secrets sign verify)
+STAGES=(lint test build images sbom secrets sign verify)
 RELEASE_BINARIES=(opsbox opsbox-api opsbox-worker)
 
 stage_lint() { make -C "$ROOT" --no-print-directory lint; }
@@ -47,7 +48,8 @@ stage_sbom() {
 }
 
 stage_secrets() {
-  gitleaks git --no-banner --redact "$ROOT"
+  gitleaks git --no-banner --no-color --redact --log-level error "$ROOT"
+  echo "gitleaks: no leak in $(git -C "$ROOT" rev-list --all | wc -l) commits"
   "$ROOT/scripts/secrets.sh" check
 }
 
@@ -115,8 +117,8 @@ main() {
   for stage in "${STAGES[@]}"; do
     [[ -z "$only" ]] || in_list "$stage" "$only" || continue
     [[ -z "$skip" ]] || ! in_list "$stage" "$skip" || continue
+    [[ $stage != images || $images -eq 1 ]] || in_list images "$only" || continue
     run+=("$stage")
-    [[ $stage == build && $images -eq 1 ]] && run+=(images)
   done
   [[ ${#run[@]} -gt 0 ]] || usage
   mkdir -p "$OUT"
@@ -125,8 +127,14 @@ main() {
   for stage in "${run[@]}"; do
     echo "==> $stage"
     start=$SECONDS
-    status=0
-    "stage_$stage" || status=$?
+    # A subshell with errexit: any failing command inside a stage fails it.
+    set +e
+    (
+      set -e
+      "stage_$stage"
+    )
+    status=$?
+    set -e
     if [[ $status -ne 0 ]]; then
       report+=("$(printf '%-8s FAILED %5d s' "$stage" $((SECONDS - start)))")
       printf '%s\n' "${report[@]}"

@@ -124,6 +124,14 @@ with_key() {
   (cd "$(dirname "$RULES")" && sops --config "$RULES" "$@")
 }
 
+# sops exits 200 when the editor saved nothing new: not an error here.
+cmd_edit() {
+  local status=0
+  with_key edit "$(realpath -m "$1")" || status=$?
+  [[ $status -eq 200 ]] && return 0
+  return "$status"
+}
+
 cmd_apply() {
   local file=$1 namespace=""
   shift
@@ -148,7 +156,7 @@ main() {
   shift
   case "$command" in
     decrypt) [[ $# -eq 1 ]] || usage; need sops; with_key decrypt "$(realpath "$1")" ;;
-    edit) [[ $# -eq 1 ]] || usage; need sops; with_key edit "$(realpath -m "$1")" ;;
+    edit) [[ $# -eq 1 ]] || usage; need sops; cmd_edit "$1" ;;
     encrypt) [[ $# -eq 1 ]] || usage; need sops; (cd "$(dirname "$RULES")" && sops --config "$RULES" encrypt --in-place "$(realpath "$1")") ;;
     apply) [[ $# -ge 1 ]] || usage; need sops; cmd_apply "$@" ;;
     check) [[ $# -eq 0 ]] || usage; cmd_check ;;

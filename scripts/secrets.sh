@@ -25,7 +25,7 @@ usage() {
 }
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
-PATH=$ROOT/target/tools/bin:$PATH
+PATH=$ROOT/target/tools/bin:$PATH:$ROOT/target/cluster/bin
 RULES=${OPSBOX_SOPS_RULES:-$ROOT/.sops.yaml}
 KEY_FILE_DEFAULT=${XDG_CONFIG_HOME:-$HOME/.config}/sops/age/keys.txt
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the OS packages (and cargo-nextest) OpsBox needs to build, test and run, when missing.
-# Usage: scripts/deps.sh [runtime|test|bench|tools|all]   (default: all)
-#   tools  the lint and supply-chain tools only (see install_tools below)
+# Usage: scripts/deps.sh [runtime|test|bench|tools|go-tools|all]   (default: all)
+#   tools     the lint and supply-chain tools only (see install_tools below)
+#   go-tools  of those, the Go-built ones only (actionlint, gitleaks, sops, cosign)
 #
 # Debian/Ubuntu: installs with apt-get (as root, or through sudo).
 # Elsewhere: prints what to install and exits non-zero.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 [runtime|test|bench|tools|all]" >&2
+  echo "usage: $0 [runtime|test|bench|tools|go-tools|all]" >&2
   exit 2
 }
 
@@ -80,6 +81,7 @@ main() {
     test) commands=(postgres redis-server promtool amtool shellcheck tmux age age-keygen jq) ;;
     bench) commands=(postgres redis-server wrk pgbench) ;;
     tools) commands=(shellcheck age age-keygen jq) ;;
+    go-tools) install_go_tools; return ;;
     all) commands=(postgres redis-server promtool amtool shellcheck wrk pgbench tmux age age-keygen jq) ;;
     -h | --help) usage ;;
     *) usage ;;
@@ -151,6 +153,7 @@ go_tools_stamp() {
 
 install_go_tools() {
   local stamp=$TOOLS_BIN/.go-tools-stamp tool current=1
+  mkdir -p "$TOOLS_BIN"
   for tool in "${GO_TOOLS[@]}"; do [[ -x "$TOOLS_BIN/$tool" ]] || current=0; done
   if [[ $current -eq 1 && -f "$stamp" && "$(cat "$stamp")" == "$(go_tools_stamp)" ]]; then
     return

@@ -17,8 +17,9 @@
 # touch the other operations (faults apply to task routes only), and the
 # faults are cleared after it.
 #
-# Last recorded run (MAX_EXAMPLES=100, 2 cores shared, release build): see
-# docs/benchmarks.md, "Schemathesis".
+# Last recorded runs (release build, 2 shared cores; docs/benchmarks.md,
+# "Schema-driven fuzzing"): MAX_EXAMPLES=100: 1,254 + 151 test cases, 0
+# failures, 38 s of schemathesis; MAX_EXAMPLES=500: 4,498 + 551, 0 failures, 235 s.
 set -euo pipefail
 
 usage() {

@@ -173,10 +173,28 @@ async fn bulk_creation_is_all_or_nothing_and_keeps_the_order_given() {
     let over = bulk(&app, json!({"tasks": too_many})).await;
     assert_eq!(error_code(over, 422).await, "validation_failed");
 
-    let page: Value = app.get("/tasks").await.json().await.expect("json");
-    assert_eq!(
-        page["items"].as_array().expect("items").len(),
-        2,
-        "nothing of a refused batch is stored"
+    // 100 tasks near their largest fit the bulk route's own body limit...
+    let blob = "x".repeat(15 * 1024);
+    let largest: Vec<Value> = (0..100)
+        .map(|i| json!({"title": format!("big {i}"), "payload": {"blob": blob}}))
+        .collect();
+    let created = bulk(&app, json!({"tasks": largest})).await;
+    assert_eq!(created.status(), 201);
+    // ...and a body past it is a 413 naming that limit.
+    let huge = "y".repeat(2 * 1024 * 1024);
+    let over_limit = bulk(&app, json!({"tasks": [{"title": huge}]})).await;
+    assert_eq!(over_limit.status(), 413);
+    let error: Value = over_limit.json().await.expect("json");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2097152")),
+        "{error}"
     );
+
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(stored, 102, "nothing of a refused batch is stored");
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::env::connect::Unavailable;
 use crate::env::local::daemon::{self, DaemonConfig, MAX_REPLICAS};
 use crate::env::EnvArgs;
 use crate::slo::{generate, SloSpec};
@@ -17,6 +16,7 @@ mod drill;
 mod image;
 mod load;
 mod local;
+mod logs;
 mod queue;
 mod rollout;
 mod rollout_view;
@@ -26,7 +26,6 @@ mod status_table;
 
 #[derive(Debug, Parser)]
 #[command(name = "opsbox", version, about = "Operator console for OpsBox")]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// Which environment, and where: `--env`, `--state-dir`, `--context`, ...
     #[command(flatten)]
@@ -62,6 +61,8 @@ pub enum Command {
     Down,
     /// Send bounded synthetic traffic to the task API and report what came back.
     Load(load::LoadArgs),
+    /// The services' log lines, parsed and merged: recent ones, or `--follow`.
+    Logs(logs::LogsArgs),
     /// The job queue: depth, throughput and dead letters; `queue requeue` gives dead
     /// tasks a fresh run.
     Queue(queue::QueueArgs),
@@ -141,6 +142,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Drill(command) => drill::run(env, &command),
         Command::Load(args) => load::load(env, &args),
         Command::Queue(args) => queue::run(&env.connect()?, &args),
+        Command::Logs(args) => logs::run(&env.connect()?, &args),
         Command::Build(args) => image::run(image::Verb::Build, &args),
         Command::Push(args) => image::run(image::Verb::Push, &args),
         Command::Daemon(args) => daemon::run(DaemonConfig {
@@ -149,6 +151,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             workers: args.up.workers,
             port: args.up.port,
         }),
+    }
+}
+
+impl Cli {
+    /// The command line, refused with a usage error (exit 2) when it mixes the console's
+    /// own flags with a subcommand. The environment's flags go anywhere: `opsbox --env
+    /// kubernetes rollout status` and `opsbox rollout status --env kubernetes` are one.
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Self::try_parse_from(args)?;
+        if cli.console.read_only && cli.command.is_some() {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--read-only is the console's (opsbox with no subcommand); a subcommand changes only what it says\n",
+            ));
+        }
+        Ok(cli)
     }
 }
 
@@ -170,9 +192,6 @@ pub struct ExitWith {
 
 /// The exit code for a command that failed with `error`.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<Unavailable>().is_some() {
-        return 2;
-    }
     error.downcast_ref::<ExitWith>().map_or(1, |exit| exit.code)
 }
 
@@ -308,29 +327,26 @@ mod tests {
         let cli =
             Cli::try_parse_from(["opsbox", "status", "--state-dir", "/tmp/s"]).expect("parses");
         assert!(matches!(cli.command, Some(Command::Status(_))));
-        // Kubernetes parses (its flags are reserved); opening it is what fails, with exit 2.
-        let cli = Cli::try_parse_from([
+        // The environment's flags go before or after the subcommand alike.
+        let cli = Cli::try_parse_checked([
             "opsbox",
             "--env",
             "kubernetes",
             "--context",
             "kind",
+            "rollout",
+            "status",
             "--namespace",
             "opsbox",
         ])
         .expect("parses");
         assert_eq!(cli.env.kind, crate::env::EnvKind::Kubernetes);
-        let error = run(cli).expect_err("not available yet");
-        assert_eq!(exit_code(&error), 2);
-        assert!(
-            format!("{error:#}").contains("not available yet"),
-            "{error:#}"
-        );
-        for bad in [
-            &["opsbox", "--env", "cloud"][..],
-            &["opsbox", "--read-only", "status"],
-            &["opsbox", "--bogus"],
-        ] {
+        assert_eq!(cli.env.context.as_deref(), Some("kind"));
+        assert_eq!(cli.env.namespace.as_deref(), Some("opsbox"));
+        let error =
+            Cli::try_parse_checked(["opsbox", "--read-only", "status"]).expect_err("refused");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        for bad in [&["opsbox", "--env", "cloud"][..], &["opsbox", "--bogus"]] {
             assert!(
                 Cli::try_parse_from(bad).is_err(),
                 "{bad:?} should be refused"

@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use opsbox::cli::Cli;
 
 fn main() -> ExitCode {
-    match opsbox::cli::run(Cli::parse()) {
+    let cli = Cli::try_parse_checked(std::env::args_os()).unwrap_or_else(|error| error.exit());
+    match opsbox::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("opsbox: {err:#}");

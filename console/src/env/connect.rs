@@ -63,11 +63,6 @@ pub struct EnvArgs {
 #[error("{0}")]
 pub struct NotRunning(pub String);
 
-/// The environment asked for does not exist in this build; exit code 2, like a usage error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Unavailable(pub String);
-
 impl EnvArgs {
     /// The local environment's state directory, for `up`, `down` and the daemon.
     pub fn local_state_dir(&self) -> anyhow::Result<StateDir> {

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+pub mod release;
+
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 

@@ -69,6 +69,7 @@ pub fn stream(
                         followers.spawn(follow(
                             cluster.clone(),
                             pod.clone(),
+                            request.follow,
                             batches.clone(),
                             followed.clone(),
                             stop.clone(),
@@ -93,6 +94,11 @@ pub fn stream(
             {
                 break;
             }
+            if !request.follow {
+                // The recent lines of the pods there now: the stream ends with them.
+                while followers.join_next().await.is_some() {}
+                return;
+            }
         }
         followers.shutdown().await;
     });
@@ -104,6 +110,7 @@ pub fn stream(
 async fn follow(
     cluster: Cluster,
     pod: Pod,
+    keep_following: bool,
     batches: mpsc::Sender<LogBatch>,
     followed: Arc<Mutex<HashSet<String>>>,
     stop: CancellationToken,
@@ -113,7 +120,7 @@ async fn follow(
     let source = LineSource::new(&name, &workload);
     let api = pods::api(&cluster);
     let mut params = LogParams {
-        follow: true,
+        follow: keep_following,
         tail_lines: Some(TAIL_LINES),
         container: Some(workload.clone()).filter(|_| has_container(&pod, &workload)),
         ..LogParams::default()
@@ -175,6 +182,9 @@ async fn follow(
                     return;
                 }
             }
+        }
+        if !keep_following {
+            break;
         }
         // The stream ended: a restarted container, or a pod on its way out.
         match api.get_opt(&name).await {

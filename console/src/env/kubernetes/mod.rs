@@ -204,9 +204,7 @@ impl KubernetesEnvironment {
         let who = self.who().await;
         let event = events::event(cluster, &involved, action, &who, outcome);
         if let Err(error) = events::post(cluster, &event).await {
-            eprintln!(
-                "opsbox: the action is done, but its Kubernetes Event was not recorded: {error:#}"
-            );
+            eprintln!("opsbox: no Kubernetes Event recorded for {action}: {error:#}");
         }
     }
 

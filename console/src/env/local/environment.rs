@@ -23,7 +23,7 @@ use crate::chaos::{
 use crate::env::{
     ChaosSupport, Environment, NotRunning, Permissions, Records, StatusError, StatusReading,
 };
-use crate::model::logs::{LogBatch, LogRequest};
+use crate::model::logs::{LogBatch, LogRequest, LOG_STREAM_CAPACITY};
 use crate::model::slo::{SloQuery, SloReport};
 use crate::model::{
     DeadLetters, EnvironmentStatus, QueueOverview, RequeueReport, RequeueRequest, RolloutStatus,
@@ -236,6 +236,9 @@ impl Environment for LocalEnvironment {
     }
 
     fn logs(&self, request: LogRequest, stop: CancellationToken) -> mpsc::Receiver<LogBatch> {
+        if !request.follow {
+            return self.recent_logs(request);
+        }
         let (sources, sources_rx) = watch::channel(Vec::<LogSource>::new());
         let environment = self.clone();
         let finder_stop = stop.clone();
@@ -275,6 +278,49 @@ impl Environment for LocalEnvironment {
 
     async fn bring_up(&self, progress: mpsc::Sender<String>) -> anyhow::Result<()> {
         run_up(self.state_dir(), progress).await
+    }
+}
+
+impl LocalEnvironment {
+    /// The recent lines of the instances running now, then the end of the stream.
+    fn recent_logs(&self, request: LogRequest) -> mpsc::Receiver<LogBatch> {
+        let (batches, receiver) = mpsc::channel(LOG_STREAM_CAPACITY);
+        let environment = self.clone();
+        tokio::spawn(async move {
+            let sources: Vec<LogSource> = match environment.status().await {
+                Ok(status) => LogSource::from_status(&status)
+                    .into_iter()
+                    .filter(|source| request.wants(&source.workload))
+                    .collect(),
+                Err(error) => {
+                    let errors = vec![format!("{error:#}")];
+                    let _ = batches
+                        .send(LogBatch {
+                            lines: Vec::new(),
+                            errors,
+                        })
+                        .await;
+                    return;
+                }
+            };
+            let mut tailer = file_logs::Tailer::new(TailerConfig::default());
+            tailer.set_sources(&sources);
+            loop {
+                let Ok((returned, (batch, more))) = tokio::task::spawn_blocking(move || {
+                    let polled = tailer.poll();
+                    (tailer, polled)
+                })
+                .await
+                else {
+                    return;
+                };
+                tailer = returned;
+                if batches.send(batch).await.is_err() || !more {
+                    return;
+                }
+            }
+        });
+        receiver
     }
 }
 

@@ -24,12 +24,18 @@ pub struct LogBatch {
 pub struct LogRequest {
     /// Only these workloads (`api`, `worker`); empty means every workload.
     pub workloads: BTreeSet<String>,
+    /// Keep following new lines and instances until stopped; otherwise the stream ends
+    /// once the recent lines of the instances there now are delivered.
+    pub follow: bool,
 }
 
 impl LogRequest {
-    /// Every workload's lines.
+    /// Every workload's lines, followed.
     pub fn all() -> Self {
-        Self::default()
+        Self {
+            workloads: BTreeSet::new(),
+            follow: true,
+        }
     }
 
     pub fn wants(&self, workload: &str) -> bool {

@@ -1,0 +1,268 @@
+//! The console's kubernetes environment on the cluster tier: with the chart installed
+//! under the real Argo Rollouts controller, `opsbox --env kubernetes` drives the live
+//! Rollout (new image → paused at weight 10 → promote → next step → abort → Degraded →
+//! retry → promote --full → Healthy on the new revision → undo), kills a pod that its
+//! ReplicaSet replaces, is refused by RBAC as `viewer` with the reason and a non-zero
+//! exit, records an Event per action, and shows a kwok pod's log.
+//!
+//! Needs `cargo build -p opsbox` first (`make test` builds every binary). Skips with one
+//! line where the tier cannot run; OPSBOX_REQUIRE_CLUSTER=1 (CI) makes that a failure.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use opsbox_cluster::release::{install_extra_crds, install_with, RELEASE};
+use opsbox_cluster::{wait_until, workspace_root, Cluster, User};
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Indefinite pauses, so each step waits for the console (the chart's own steps time
+/// out and run analyses against a Prometheus the tier does not have).
+const STEPS: &str = r#"rollout.steps=[{"setWeight":10},{"pause":{}},{"setWeight":50},{"pause":{}},{"setWeight":100}]"#;
+
+fn opsbox_exe() -> Result<PathBuf> {
+    let exe = std::env::var_os("OPSBOX_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/opsbox"));
+    ensure!(
+        exe.is_file(),
+        "{} is not built: run `cargo build -p opsbox` (make test does)",
+        exe.display()
+    );
+    Ok(exe)
+}
+
+struct Console<'a> {
+    cluster: &'a Cluster,
+    exe: PathBuf,
+    records: tempfile::TempDir,
+}
+
+impl Console<'_> {
+    fn run(&self, user: User, args: &[&str]) -> Result<Output> {
+        Command::new(&self.exe)
+            .args([
+                "--env",
+                "kubernetes",
+                "--kubeconfig",
+                self.cluster.kubeconfig(user)?,
+            ])
+            .args(["--namespace", self.cluster.namespace()])
+            .arg("--state-dir")
+            .arg(self.records.path())
+            .args(args)
+            .output()
+            .with_context(|| format!("opsbox {args:?}"))
+    }
+
+    fn ok(&self, user: User, args: &[&str]) -> Result<String> {
+        let out = self.run(user, args)?;
+        ensure!(
+            out.status.success(),
+            "opsbox {args:?}: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    fn rollout(&self) -> Result<Value> {
+        Ok(serde_json::from_str(
+            &self.ok(User::Operator, &["rollout", "status", "--json"])?,
+        )?)
+    }
+
+    /// Waits until the console's reading of the rollout satisfies `done`.
+    fn await_rollout(&self, what: &str, done: impl Fn(&Value) -> bool) -> Result<Value> {
+        wait_until(what, DEADLINE, || {
+            let status = self.rollout()?;
+            Ok(if done(&status) {
+                Ok(status)
+            } else {
+                Err(format!(
+                    "phase={} step={} weight={}/{} stable={} canary={} message={}",
+                    status["phase"],
+                    status["current_step_index"],
+                    status["canary_weight"],
+                    status["set_weight"],
+                    status["stable_revision"],
+                    status["canary_revision"],
+                    status["message"]
+                ))
+            })
+        })
+    }
+}
+
+#[test]
+fn the_console_drives_the_rollout_on_the_control_plane() -> Result<()> {
+    let Some(cluster) =
+        Cluster::start_or_skip("the_console_drives_the_rollout_on_the_control_plane")?
+    else {
+        return Ok(());
+    };
+    let console = Console {
+        cluster: &cluster,
+        exe: opsbox_exe()?,
+        records: tempfile::tempdir()?,
+    };
+    let result = drive(&console);
+    if let Err(error) = &result {
+        // What the controller made of it is usually the rest of the story.
+        let log = std::fs::read_to_string(cluster.state_dir().join("logs/rollouts-controller.log"))
+            .unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        eprintln!(
+            "failed: {error:#}\n{}\nrollouts-controller, last lines:\n{}",
+            cluster.status_report(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    result
+}
+
+fn drive(console: &Console) -> Result<()> {
+    let cluster = console.cluster;
+    install_extra_crds(cluster)?;
+    install_with(cluster, &["--set-json", STEPS])?;
+    let healthy = console.await_rollout("the Rollout Healthy", |s| s["phase"] == "Healthy")?;
+    let first = healthy["stable_revision"]
+        .as_str()
+        .context("stable revision")?
+        .to_owned();
+    ensure!(!first.is_empty(), "no stable revision in {healthy}");
+
+    console.ok(User::Operator, &["rollout", "start", "--revision", "0.9.0"])?;
+    console.await_rollout("paused at the first pause with weight 10", |s| {
+        s["phase"] == "Paused"
+            && s["current_step_index"] == 1
+            && s["set_weight"] == 10
+            && s["canary_revision"] == "0.9.0"
+    })?;
+
+    console.ok(User::Operator, &["rollout", "promote"])?;
+    console.await_rollout("promoted to the next pause (weight 50)", |s| {
+        s["phase"] == "Paused" && s["current_step_index"] == 3 && s["set_weight"] == 50
+    })?;
+
+    // viewer may read but not act: the reason names the user and the request.
+    let refused = console.run(User::Viewer, &["rollout", "abort"])?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    ensure!(!refused.status.success(), "viewer's abort succeeded");
+    ensure!(
+        stderr.contains("refused by RBAC (403)") && stderr.contains("viewer"),
+        "viewer's refusal: {stderr}"
+    );
+
+    console.ok(User::Operator, &["rollout", "abort"])?;
+    console.await_rollout("aborted and Degraded", |s| {
+        s["phase"] == "Degraded" && s["aborted"] == true
+    })?;
+
+    console.ok(User::Operator, &["rollout", "retry"])?;
+    console.await_rollout("retried, back at the first pause", |s| {
+        s["aborted"] == false && s["phase"] == "Paused" && s["current_step_index"] == 1
+    })?;
+
+    console.ok(User::Operator, &["rollout", "promote", "--full"])?;
+    console.await_rollout("Healthy on the new revision", |s| {
+        s["phase"] == "Healthy" && s["stable_revision"] == "0.9.0"
+    })?;
+
+    console.ok(User::Operator, &["rollout", "undo"])?;
+    console.await_rollout("the first revision back as the canary", |s| {
+        s["canary_revision"] == first.as_str() && s["phase"] == "Paused"
+    })?;
+
+    pod_kill_is_replaced(console)?;
+    events_name_the_operator(console)?;
+    logs_show_a_pod_line(console)?;
+    Ok(())
+}
+
+fn worker_pods(cluster: &Cluster) -> Result<Vec<String>> {
+    let pods = cluster.json(
+        User::Viewer,
+        &[
+            "get",
+            "pods",
+            "-l",
+            &format!("app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=worker"),
+        ],
+    )?;
+    Ok(pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|pod| pod["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|pod| pod["metadata"]["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
+fn pod_kill_is_replaced(console: &Console) -> Result<()> {
+    let cluster = console.cluster;
+    let before = worker_pods(cluster)?;
+    ensure!(!before.is_empty(), "no worker pods");
+    let killed = console.ok(User::Operator, &["chaos", "kill", &before[0]])?;
+    ensure!(killed.contains(&before[0]), "kill said: {killed}");
+    wait_until("the killed pod replaced", DEADLINE, || {
+        let now = worker_pods(cluster)?;
+        Ok(if !now.contains(&before[0]) && now.len() == before.len() {
+            Ok(())
+        } else {
+            Err(format!("worker pods {now:?}, killed {}", before[0]))
+        })
+    })
+}
+
+fn events_name_the_operator(console: &Console) -> Result<()> {
+    let events = console.cluster.json(User::Viewer, &["get", "events"])?;
+    let ours: Vec<(String, String)> = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|event| event["reportingComponent"] == "opsbox")
+        .map(|event| {
+            (
+                event["reason"].as_str().unwrap_or_default().to_owned(),
+                event["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for reason in [
+        "OpsboxStart",
+        "OpsboxPromote",
+        "OpsboxAbort",
+        "OpsboxRetry",
+        "OpsboxUndo",
+        "OpsboxKill",
+    ] {
+        let found = ours.iter().find(|(r, _)| r == reason);
+        ensure!(found.is_some(), "no {reason} Event among {ours:?}");
+        let (_, message) = found.expect("found");
+        ensure!(message.contains("operator"), "{reason}: {message}");
+    }
+    // viewer may not create Events either: its refused abort is in the operator's
+    // own audit log, with the API server's reason.
+    let audit = console.ok(User::Viewer, &["audit", "--json"])?;
+    ensure!(
+        audit
+            .lines()
+            .any(|line| line.contains("rollout.abort") && line.contains("403")),
+        "no refused abort in the audit log: {audit}"
+    );
+    Ok(())
+}
+
+fn logs_show_a_pod_line(console: &Console) -> Result<()> {
+    let out = console.ok(User::Operator, &["logs", "--app", "worker"])?;
+    ensure!(
+        out.contains("opsbox pod log: line 1") && out.contains("opsbox pod log: line 2"),
+        "opsbox logs: {out}"
+    );
+    Ok(())
+}

@@ -121,6 +121,8 @@ async fn follow(
     let api = pods::api(&cluster);
     let mut params = LogParams {
         follow: keep_following,
+        // The kubelet's receive time: a plain-text line (a panic) gets a time too.
+        timestamps: true,
         tail_lines: Some(TAIL_LINES),
         container: Some(workload.clone()).filter(|_| has_container(&pod, &workload)),
         ..LogParams::default()
@@ -140,7 +142,7 @@ async fn follow(
                     match next {
                         None => return,
                         Some(Ok(Some(Ok(line)))) => {
-                            batch.push(LogLine::parse(&line, &source, DEFAULT_MAX_TEXT_BYTES));
+                            batch.push(stamped_line(&line, &source));
                             if batch.len() < BATCH_LINES {
                                 continue;
                             }
@@ -206,8 +208,46 @@ async fn follow(
         .remove(&name);
 }
 
+/// A line as the API server sends it with `timestamps=true`: an RFC 3339 time, a space,
+/// then the line as written. The app's own time wins when it has one.
+fn stamped_line(raw: &str, source: &LineSource) -> LogLine {
+    let (stamp, rest) = raw.split_once(' ').unwrap_or(("", raw));
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(stamp) else {
+        return LogLine::parse(raw, source, DEFAULT_MAX_TEXT_BYTES);
+    };
+    let mut line = LogLine::parse(rest, source, DEFAULT_MAX_TEXT_BYTES);
+    if line.timestamp.is_none() {
+        line.timestamp = Some(at.with_timezone(&chrono::Utc));
+    }
+    line
+}
+
 fn has_container(pod: &Pod, name: &str) -> bool {
     pod.spec
         .as_ref()
         .is_some_and(|spec| spec.containers.iter().any(|c| c.name == name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kubelets_time_stamps_plain_lines_and_json_keeps_its_own() {
+        let source = LineSource::new("opsbox-api-1", "api");
+        let plain = stamped_line("2026-01-01T00:00:01.5Z thread main panicked", &source);
+        assert_eq!(plain.text.as_ref(), "thread main panicked");
+        assert_eq!(
+            plain.timestamp.map(|t| t.to_rfc3339()),
+            Some("2026-01-01T00:00:01.500+00:00".to_owned())
+        );
+        let json = stamped_line(
+            r#"2026-01-01T00:00:09Z {"timestamp":"2026-01-01T00:00:01Z","level":"INFO","fields":{"message":"up"}}"#,
+            &source,
+        );
+        assert_eq!(json.message(), "up");
+        assert_eq!(json.timestamp.map(|t| t.timestamp()), Some(1_767_225_601));
+        let unstamped = stamped_line("no time here", &source);
+        assert_eq!(unstamped.text.as_ref(), "no time here");
+    }
 }

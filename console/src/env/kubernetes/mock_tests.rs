@@ -366,3 +366,60 @@ async fn kill_deletes_the_pod_with_no_grace() {
     assert_eq!(killed.instance, "opsbox-worker-1");
     assert_eq!(killed.pid, None);
 }
+
+/// Answers RBAC questions in whatever order they come: `viewer` may delete pods, not
+/// patch rollouts.
+async fn rbac_for_viewer(mut handle: Handle<Request<Body>, Response<Body>>, requests: usize) {
+    for _ in 0..requests {
+        let (request, send) = handle.next_request().await.expect("a review");
+        let path = request.uri().path().to_owned();
+        let bytes = request
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let mut review: Value = serde_json::from_slice(&bytes).expect("a JSON review");
+        if path.ends_with("/selfsubjectreviews") {
+            review["status"] = json!({"userInfo": {"username": "viewer"}});
+        } else {
+            assert!(path.ends_with("/selfsubjectaccessreviews"), "{path}");
+            let attributes = &review["spec"]["resourceAttributes"];
+            assert_eq!(attributes["namespace"], NS);
+            let allowed = attributes["verb"] != "patch";
+            review["status"] = json!({"allowed": allowed});
+        }
+        let response = Response::builder()
+            .status(StatusCode::CREATED)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::to_vec(&review).expect("json")))
+            .expect("response");
+        send.send_response(response);
+    }
+}
+
+#[tokio::test]
+async fn permissions_come_from_access_reviews_with_the_reason_and_are_cached() {
+    use crate::env::Verb;
+    let (env, handle, _dir) = environment();
+    // One SelfSubjectReview, then one access review per verb a cluster offers.
+    let reviews = 1 + Verb::ALL
+        .iter()
+        .filter(|verb| super::access::needed(**verb).is_some())
+        .count();
+    let (permissions, ()) = tokio::join!(env.permissions(), rbac_for_viewer(handle, reviews));
+    assert_eq!(
+        permissions.check(Verb::Promote),
+        Err("user viewer may not patch rollouts/status in namespace opsbox")
+    );
+    assert_eq!(
+        permissions.check(Verb::Undo),
+        Err("user viewer may not patch rollouts in namespace opsbox")
+    );
+    assert_eq!(permissions.check(Verb::Kill), Ok(()));
+    assert!(permissions
+        .check(Verb::BringUp)
+        .is_err_and(|reason| reason.contains("helm")));
+    // The mock is gone: a second look is the cached answer, not a failed request.
+    assert_eq!(env.permissions().await, permissions);
+}

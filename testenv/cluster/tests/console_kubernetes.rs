@@ -17,7 +17,8 @@ use opsbox_cluster::release::{install_extra_crds, install_with, RELEASE};
 use opsbox_cluster::{wait_until, workspace_root, Cluster, User};
 use serde_json::Value;
 
-const DEADLINE: Duration = Duration::from_secs(60);
+/// Generous: on a loaded two-core machine the controller can lag far behind the API server.
+const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Indefinite pauses, so each step waits for the console (the chart's own steps time
 /// out and run analyses against a Prometheus the tier does not have).
@@ -115,6 +116,9 @@ fn the_console_drives_the_rollout_on_the_control_plane() -> Result<()> {
         // What the controller made of it is usually the rest of the story.
         let log = std::fs::read_to_string(cluster.state_dir().join("logs/rollouts-controller.log"))
             .unwrap_or_default();
+        let kept = std::env::temp_dir().join("opsbox-console-kubernetes-rollouts-controller.log");
+        let _ = std::fs::write(&kept, &log);
+        eprintln!("the whole controller log: {}", kept.display());
         let tail: Vec<&str> = log.lines().rev().take(60).collect();
         eprintln!(
             "failed: {error:#}\n{}\nrollouts-controller, last lines:\n{}",
@@ -178,9 +182,107 @@ fn drive(console: &Console) -> Result<()> {
         s["canary_revision"] == first.as_str() && s["phase"] == "Paused"
     })?;
 
+    // The undone revision is a canary paused at the first pause: promote it from the
+    // console, in a terminal, as a person would.
+    console_promotes_on_screen(console)?;
     pod_kill_is_replaced(console)?;
     events_name_the_operator(console)?;
     logs_show_a_pod_line(console)?;
+    Ok(())
+}
+
+/// A tmux server of the test's own, killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn tmux(&self, args: &[&str]) -> Result<Output> {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("tmux runs (make test installs it: scripts/deps.sh)")
+    }
+
+    fn press(&self, key: &str) -> Result<()> {
+        let out = self.tmux(&["send-keys", "-t", "console", key])?;
+        ensure!(out.status.success(), "send-keys {key}");
+        Ok(())
+    }
+
+    /// Waits until a line of the screen has every one of `words`.
+    fn await_line(&self, what: &str, words: &[&str]) -> Result<()> {
+        wait_until(what, DEADLINE, || {
+            let screen =
+                String::from_utf8(self.tmux(&["capture-pane", "-p", "-t", "console"])?.stdout)?;
+            Ok(
+                if screen
+                    .lines()
+                    .any(|line| words.iter().all(|word| line.contains(word)))
+                {
+                    Ok(())
+                } else {
+                    Err(screen)
+                },
+            )
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn console_promotes_on_screen(console: &Console) -> Result<()> {
+    let cluster = console.cluster;
+    let tmux = Tmux {
+        socket: format!("opsbox-kube-{}", std::process::id()),
+    };
+    let command = format!(
+        "{} --env kubernetes --kubeconfig {} --namespace {} --state-dir {}",
+        console.exe.display(),
+        cluster.kubeconfig(User::Operator)?,
+        cluster.namespace(),
+        console.records.path().display()
+    );
+    let out = tmux.tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "console",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &command,
+    ])?;
+    ensure!(
+        out.status.success(),
+        "tmux new-session: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.await_line("the console connected", &["kubernetes connected"])?;
+    // Overview → SLO → Rollout.
+    tmux.press("Tab")?;
+    tmux.press("Tab")?;
+    tmux.await_line(
+        "the rollout's steps, paused at the first pause",
+        &["2 pause", "current"],
+    )?;
+    // The pods, as ready replicas per revision.
+    tmux.await_line("the canary's pods", &["canary 1/1"])?;
+    tmux.await_line("the stable pods", &["stable 2/2"])?;
+    tmux.press("p")?;
+    tmux.await_line("the confirmation", &["Promote the api rollout"])?;
+    tmux.press("y")?;
+    tmux.await_line("the step advanced on screen", &["4 pause", "current"])?;
+    tmux.press("q")?;
     Ok(())
 }
 

@@ -408,17 +408,7 @@ pub fn rollout_status(
     let mut revisions: Vec<Revision> = owned
         .iter()
         .rev()
-        .map(|rs| Revision {
-            name: name_of(rs).unwrap_or_default(),
-            overrides: literal_env(rs),
-            created_at: rs
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| super::time::to_chrono(t.0))
-                .unwrap_or_default(),
-            last_stable_at: None,
-        })
+        .map(|rs| revision(rs, name_of(rs).unwrap_or_default()))
         .collect();
     if revisions.len() > MAX_REVISIONS {
         revisions.drain(..revisions.len() - MAX_REVISIONS);
@@ -453,6 +443,22 @@ pub fn rollout_status(
         canary_ready,
         canary_replicas,
         updated_at: now,
+    }
+}
+
+/// A ReplicaSet as a revision: its name, the literal environment of its first
+/// container (the revision's overrides) and when it was made.
+pub fn revision(rs: &ReplicaSet, name: String) -> Revision {
+    Revision {
+        name,
+        overrides: literal_env(rs),
+        created_at: rs
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| super::time::to_chrono(t.0))
+            .unwrap_or_default(),
+        last_stable_at: None,
     }
 }
 

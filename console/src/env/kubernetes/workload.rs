@@ -231,19 +231,9 @@ pub fn deployment_status(
     let names = rollout_info::revision_names(&owned, deployment_revision);
     let revisions: Vec<Revision> = owned
         .iter()
-        .map(|rs| Revision {
-            name: names
-                .get(&deployment_revision(rs))
-                .cloned()
-                .unwrap_or_default(),
-            overrides: Default::default(),
-            created_at: rs
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| super::time::to_chrono(t.0))
-                .unwrap_or_default(),
-            last_stable_at: None,
+        .map(|rs| {
+            let name = names.get(&deployment_revision(rs)).cloned();
+            rollout_info::revision(rs, name.unwrap_or_default())
         })
         .collect();
     RolloutStatus {

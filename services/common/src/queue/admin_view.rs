@@ -67,6 +67,22 @@ pub struct RequeueRequest {
     pub all: bool,
 }
 
+impl RequeueRequest {
+    pub fn one(task_id: &str) -> Self {
+        Self {
+            job: Some(task_id.to_owned()),
+            all: false,
+        }
+    }
+
+    pub fn all() -> Self {
+        Self {
+            job: None,
+            all: true,
+        }
+    }
+}
+
 /// Written by hand: the struct admits `{}` and `{"job": …, "all": true}`,
 /// which the requeue refuses, and a schema that promised them would be a lie
 /// (a fuzzer sending them is right to call the refusal a bug).

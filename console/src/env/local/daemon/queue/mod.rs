@@ -16,8 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use opsbox_common::queue::{now_ms, Job, JobQueue};
+use opsbox_common::queue::{now_ms, JobQueue};
 use opsbox_common::redis_conn::RedisError;
 
 use super::control_error::{ControlError, ControlRoutes};
@@ -72,7 +71,7 @@ async fn dead_letters(
     let (depth, jobs) = bounded(read).await?;
     Ok(Json(DeadLetters {
         total: depth.dead,
-        letters: jobs.iter().map(dead_letter).collect(),
+        letters: jobs.iter().map(DeadLetter::from).collect(),
     }))
 }
 
@@ -123,18 +122,6 @@ fn redis_unavailable(message: &str) -> ControlError {
         StatusCode::SERVICE_UNAVAILABLE,
         format!("cannot read the queue from Redis: {message}"),
     )
-}
-
-fn dead_letter(job: &Job) -> DeadLetter {
-    DeadLetter {
-        task_id: job.task_id.to_string(),
-        kind: job.kind.as_str().to_owned(),
-        attempts: job.attempt,
-        error: job.last_error.clone(),
-        dead_at: job
-            .dead_at_ms
-            .and_then(DateTime::<Utc>::from_timestamp_millis),
-    }
 }
 
 /// Seconds from `since_ms` to `now_ms`; never negative (clocks of other hosts may run ahead).

@@ -64,14 +64,21 @@ pub fn render(status: &RolloutStatus, now: DateTime<Utc>) -> String {
                 } else {
                     ">="
                 };
+                // A cluster's analysis may not say its threshold or how many requests it saw.
+                let need = if measurement.threshold.is_finite() {
+                    format!(" (need {relation} {})", measurement.threshold)
+                } else {
+                    String::new()
+                };
+                let over = if measurement.events.is_finite() {
+                    format!(" over {:.0} requests", measurement.events)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
-                    "    {:<18} {:<11} {value:>8} (need {relation} {}) over {:.0} requests  {:?}",
-                    measurement.slo,
-                    measurement.metric,
-                    measurement.threshold,
-                    measurement.events,
-                    measurement.phase
+                    "    {:<18} {:<11} {value:>8}{need}{over}  {:?}",
+                    measurement.slo, measurement.metric, measurement.phase
                 );
             }
         }

@@ -180,7 +180,25 @@ pub struct AnalysisRun {
     #[serde(default)]
     pub metadata: ObjectMeta,
     #[serde(default)]
+    pub spec: AnalysisRunSpec,
+    #[serde(default)]
     pub status: AnalysisRunStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AnalysisRunSpec {
+    #[serde(default)]
+    pub metrics: Vec<MetricSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSpec {
+    #[serde(default)]
+    pub name: String,
+    /// An expression such as `result <= 0.001` (the generated templates' form).
+    #[serde(default)]
+    pub success_condition: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

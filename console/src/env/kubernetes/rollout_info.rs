@@ -315,9 +315,32 @@ fn analysis_phase(text: &str) -> AnalysisPhase {
     }
 }
 
+/// `result <= 0.001` → (`error_ratio`, 0.001); `result >= 0.99` → (`good_ratio`, 0.99):
+/// the generated templates' conditions. Anything else is shown by name, threshold unknown.
+fn condition(expression: &str) -> Option<(&'static str, f64)> {
+    let rest = expression.trim().strip_prefix("result")?.trim_start();
+    let rest = rest.strip_prefix("[0]").unwrap_or(rest).trim_start();
+    let (metric, number) = if let Some(number) = rest.strip_prefix("<=") {
+        ("error_ratio", number)
+    } else if let Some(number) = rest.strip_prefix(">=") {
+        ("good_ratio", number)
+    } else {
+        return None;
+    };
+    number
+        .trim()
+        .parse()
+        .ok()
+        .map(|threshold| (metric, threshold))
+}
+
 /// One metric's latest measurement, its value read as a number when it is one (a
-/// Prometheus provider writes `[0.002]` for a vector).
-fn measurement(metric: &argo::MetricResult) -> AnalysisMeasurement {
+/// Prometheus provider writes `[0.002]` for a vector). A cluster's run does not say
+/// how many requests a value came from: `events` is NaN there, shown as unknown.
+fn measurement(
+    metric: &argo::MetricResult,
+    spec: Option<&argo::MetricSpec>,
+) -> AnalysisMeasurement {
     let last = metric.measurements.last();
     let value = last.and_then(|measurement| {
         measurement
@@ -327,12 +350,17 @@ fn measurement(metric: &argo::MetricResult) -> AnalysisMeasurement {
             .next()
             .and_then(|number| number.trim().parse::<f64>().ok())
     });
+    let (kind, threshold) = spec
+        .and_then(|spec| condition(&spec.success_condition))
+        .map_or((metric.name.clone(), f64::NAN), |(kind, threshold)| {
+            (kind.to_owned(), threshold)
+        });
     AnalysisMeasurement {
         slo: metric.name.clone(),
-        metric: metric.name.clone(),
+        metric: kind,
         value,
-        threshold: f64::NAN,
-        events: metric.measurements.len() as f64,
+        threshold,
+        events: f64::NAN,
         phase: analysis_phase(&metric.phase),
     }
 }
@@ -377,7 +405,15 @@ fn analysis_runs(rollout: &Rollout, runs: &[AnalysisRun]) -> Vec<RunStatus> {
                     .unwrap_or_default(),
                 finished_at,
                 phase,
-                measurements: run.status.metric_results.iter().map(measurement).collect(),
+                measurements: run
+                    .status
+                    .metric_results
+                    .iter()
+                    .map(|result| {
+                        let spec = run.spec.metrics.iter().find(|m| m.name == result.name);
+                        measurement(result, spec)
+                    })
+                    .collect(),
                 message: Some(run.status.message.clone()).filter(|message| !message.is_empty()),
             }
         })
@@ -481,4 +517,17 @@ fn clamp_weight(weight: i32) -> u8 {
 
 fn clamp_u16(count: i32) -> u16 {
     u16::try_from(count.max(0)).unwrap_or(u16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_conditions_give_the_metric_and_threshold() {
+        assert_eq!(condition("result <= 0.001"), Some(("error_ratio", 0.001)));
+        assert_eq!(condition("result[0] >= 0.99"), Some(("good_ratio", 0.99)));
+        assert_eq!(condition("result == \"true\""), None);
+        assert_eq!(condition(""), None);
+    }
 }

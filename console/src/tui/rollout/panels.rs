@@ -123,12 +123,18 @@ pub fn analysis(frame: &mut Frame<'_>, area: Rect, rollout: &RolloutStatus, stor
             cells.push(Cell::from(measurement.metric.as_str()));
         }
         cells.push(Cell::from(value));
-        cells.push(Cell::from(format!(
-            "{comparator}{}",
-            text::percent(measurement.threshold)
-        )));
+        // A cluster's analysis may not say its threshold or how many events it saw.
+        cells.push(Cell::from(if measurement.threshold.is_finite() {
+            format!("{comparator}{}", text::percent(measurement.threshold))
+        } else {
+            "?".to_owned()
+        }));
         if wide {
-            cells.push(Cell::from(format!("{:.0}", measurement.events)));
+            cells.push(Cell::from(if measurement.events.is_finite() {
+                format!("{:.0}", measurement.events)
+            } else {
+                "?".to_owned()
+            }));
         }
         cells.push(Cell::from(Span::styled(
             analysis_label(measurement.phase),

@@ -66,6 +66,15 @@ fn environment() -> (
     )
 }
 
+/// What the API server answers: a status and a JSON body.
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_vec(body).expect("json")))
+        .expect("response")
+}
+
 /// Answers the requests in order, checking each; returns what it saw.
 async fn verify(mut handle: Handle<Request<Body>, Response<Body>>, script: Vec<Expect>) {
     for (index, expect) in script.into_iter().enumerate() {
@@ -110,14 +119,7 @@ async fn verify(mut handle: Handle<Request<Body>, Response<Body>>, script: Vec<E
             let sent: Value = serde_json::from_slice(&bytes).expect("a JSON body");
             assert_eq!(sent, body, "request {index}: {path}");
         }
-        let response = Response::builder()
-            .status(expect.status)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Body::from(
-                serde_json::to_vec(&expect.answer).expect("json"),
-            ))
-            .expect("response");
-        send.send_response(response);
+        send.send_response(json_response(expect.status, &expect.answer));
     }
 }
 
@@ -389,12 +391,7 @@ async fn rbac_for_viewer(mut handle: Handle<Request<Body>, Response<Body>>, requ
             let allowed = attributes["verb"] != "patch";
             review["status"] = json!({"allowed": allowed});
         }
-        let response = Response::builder()
-            .status(StatusCode::CREATED)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Body::from(serde_json::to_vec(&review).expect("json")))
-            .expect("response");
-        send.send_response(response);
+        send.send_response(json_response(StatusCode::CREATED, &review));
     }
 }
 

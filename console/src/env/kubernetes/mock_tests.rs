@@ -420,3 +420,39 @@ async fn permissions_come_from_access_reviews_with_the_reason_and_are_cached() {
     // The mock is gone: a second look is the cached answer, not a failed request.
     assert_eq!(env.permissions().await, permissions);
 }
+
+#[tokio::test]
+async fn a_pod_watch_past_its_cap_stops_and_says_why() {
+    use k8s_openapi::api::core::v1::Pod;
+    use tokio_util::sync::CancellationToken;
+
+    use super::stores::{self, WatchHealth};
+
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let pods: kube::Api<Pod> = kube::Api::namespaced(kube::Client::new(service, NS), NS);
+    let health = WatchHealth::default();
+    let stop = CancellationToken::new();
+    let selector = super::workload::WORKLOAD_SELECTOR;
+    let _store = stores::watch("pods", pods, (), selector, Some(2), &health, &stop);
+
+    let (request, send) = handle.next_request().await.expect("the first list");
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    assert!(!query.contains("watch=true"), "a list comes first: {query}");
+    assert!(query.contains("labelSelector="), "{query}");
+    let pod = |n: usize| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("opsbox-worker-{n}"), "namespace": NS,
+                         "managedFields": [{"manager": "kwok"}]}})
+    };
+    let mut three = list("Pod", (0..3).map(pod).collect());
+    three["metadata"] = json!({"resourceVersion": "7"});
+    send.send_response(json_response(StatusCode::OK, &three));
+
+    while health.error().is_none() {
+        health.changed().await;
+    }
+    let error = health.error().unwrap_or_default();
+    assert!(error.starts_with("pods: more than 2"), "{error}");
+    // The watch ended instead of following: its client is gone, no watch request came.
+    assert!(handle.next_request().await.is_none());
+}

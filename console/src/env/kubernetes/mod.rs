@@ -16,6 +16,8 @@ mod mock_tests;
 mod patches;
 mod pods;
 mod rollout_info;
+mod snapshot;
+mod stores;
 mod target;
 mod time;
 mod watch;
@@ -39,8 +41,8 @@ use crate::chaos::{
 use crate::model::logs::{LogBatch, LogRequest};
 use crate::model::slo::{SloQuery, SloReport, SloSource, SourceChoice};
 use crate::model::{
-    DeadLetters, EnvironmentPhase, EnvironmentStatus, InstanceStatus, QueueOverview, RequeueReport,
-    RequeueRequest, RolloutStatus,
+    DeadLetters, EnvironmentStatus, InstanceStatus, QueueOverview, RequeueReport, RequeueRequest,
+    RolloutStatus,
 };
 use crate::sources::prometheus::{read_slos, PrometheusClient};
 
@@ -218,6 +220,10 @@ impl KubernetesEnvironment {
         }
     }
 
+    fn prometheus_url(&self) -> Option<String> {
+        self.inner.prometheus_url.clone()
+    }
+
     fn not_offered(what: &str) -> anyhow::Error {
         anyhow::anyhow!(
             "{what} is not offered by the kubernetes environment yet: it needs the API's admin \
@@ -284,40 +290,9 @@ impl Environment for KubernetesEnvironment {
 
     async fn status(&self) -> anyhow::Result<EnvironmentStatus> {
         let cluster = self.cluster().await?;
-        let found = workload::find(cluster).await?;
-        let rollout = workload::status(cluster, &found).await?;
-        let hashes = match &found {
-            workload::ApiWorkload::Rollout(rollout) => pods::Hashes {
-                stable: rollout.status.stable_rs.clone(),
-                canary: rollout.status.current_pod_hash.clone(),
-            },
-            workload::ApiWorkload::Deployment(_) => pods::Hashes::default(),
-        };
-        let pods = pods::list(cluster).await?;
-        let started_at = pods
-            .iter()
-            .filter_map(|pod| {
-                pod.metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .map(|t| time::to_chrono(t.0))
-            })
-            .min()
-            .unwrap_or_else(Utc::now);
-        Ok(EnvironmentStatus {
-            environment: format!("{}/{}", cluster.context, cluster.namespace),
-            phase: EnvironmentPhase::Ready,
-            started_at,
-            state_dir: None,
-            instances: pods
-                .iter()
-                .map(|pod| pods::instance(pod, &hashes))
-                .collect(),
-            queue: None,
-            router: None,
-            rollout: Some(rollout),
-            prometheus_url: self.inner.prometheus_url.clone(),
-        })
+        snapshot::Snapshot::list(cluster)
+            .await?
+            .status(cluster, self.prometheus_url())
     }
 
     fn watch_status(

@@ -4,13 +4,14 @@
 //! graceful delete.
 
 use chrono::Utc;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kube::api::{DeleteParams, ListParams};
 use kube::Api;
 use rand::seq::IndexedRandom;
 
 use super::argo::POD_TEMPLATE_HASH_LABEL;
 use super::errors::within;
+use super::stores::MAX_PODS;
 use super::workload::WORKLOAD_SELECTOR;
 use super::Cluster;
 use crate::chaos::{KillRequest, Killed};
@@ -28,14 +29,22 @@ pub fn api(cluster: &Cluster) -> Api<Pod> {
     Api::namespaced(cluster.client.clone(), &cluster.namespace)
 }
 
+/// The release's pods, at most [`MAX_PODS`] of them (one page more says there are more).
 pub async fn list(cluster: &Cluster) -> anyhow::Result<Vec<Pod>> {
-    Ok(within(
+    let page = u32::try_from(MAX_PODS + 1).unwrap_or(u32::MAX);
+    let pods = within(
         "list pods",
         &cluster.server,
-        api(cluster).list(&ListParams::default().labels(WORKLOAD_SELECTOR)),
+        api(cluster).list(&ListParams::default().labels(WORKLOAD_SELECTOR).limit(page)),
     )
     .await?
-    .items)
+    .items;
+    anyhow::ensure!(
+        pods.len() <= MAX_PODS,
+        "more than {MAX_PODS} OpsBox pods in namespace {}: too many to show",
+        cluster.namespace
+    );
+    Ok(pods)
 }
 
 fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
@@ -59,8 +68,10 @@ pub fn track_of(pod: &Pod, hashes: &Hashes) -> Track {
 
 /// One pod as the instances table shows it. The pod IP is shown, never dialled.
 pub fn instance(pod: &Pod, hashes: &Hashes) -> InstanceStatus {
-    let status = pod.status.clone().unwrap_or_default();
-    let containers = status.container_statuses.clone().unwrap_or_default();
+    // Borrowed, not cloned: a reading computes thousands of these.
+    let no_status = PodStatus::default();
+    let status = pod.status.as_ref().unwrap_or(&no_status);
+    let containers = status.container_statuses.as_deref().unwrap_or_default();
     let restarts = containers
         .iter()
         .map(|container| u32::try_from(container.restart_count.max(0)).unwrap_or(u32::MAX))

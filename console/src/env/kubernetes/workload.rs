@@ -47,51 +47,81 @@ pub fn to_rollout(object: DynamicObject) -> anyhow::Result<Rollout> {
 /// The Rollout (or Deployment) the verbs act on: the one `--rollout` names, or the only
 /// API workload in the namespace.
 pub async fn find(cluster: &Cluster) -> anyhow::Result<ApiWorkload> {
+    let rollouts = list_rollouts(cluster).await?;
+    // Deployments are asked for only when no Rollout answers: one request less per verb.
+    let settled = match &cluster.rollout {
+        Some(wanted) => rollouts.iter().any(|rollout| rollout.name() == wanted),
+        None => !rollouts.is_empty(),
+    };
+    let deployments = if settled {
+        Vec::new()
+    } else {
+        list_deployments(cluster).await?
+    };
+    choose(cluster, rollouts, deployments)
+}
+
+/// The OpsBox Rollouts of the namespace; none when Argo Rollouts is not installed.
+pub async fn list_rollouts(cluster: &Cluster) -> anyhow::Result<Vec<Rollout>> {
     let server = &cluster.server;
-    let mut found: Vec<Rollout> = Vec::new();
     let listed = tokio::time::timeout(
         super::errors::CALL_DEADLINE,
         rollouts(cluster).list(&ListParams::default().labels(API_SELECTOR)),
     )
     .await;
     match listed {
-        Ok(Ok(list)) => {
-            for object in list.items {
-                found.push(to_rollout(object)?);
-            }
-        }
-        // No Rollout CRD: a cluster without Argo Rollouts; look for a Deployment.
-        Ok(Err(error)) if super::errors::is_not_found(&error) => {}
-        Ok(Err(error)) => return Err(super::errors::explain(error, "list rollouts", server)),
-        Err(_) => {
-            return Err(NotRunning(format!(
-                "list rollouts: the API server at {server} did not answer within {:?}",
-                super::errors::CALL_DEADLINE
-            ))
-            .into())
-        }
+        Ok(Ok(list)) => list.items.into_iter().map(to_rollout).collect(),
+        Ok(Err(error)) if super::errors::is_not_found(&error) => Ok(Vec::new()),
+        Ok(Err(error)) => Err(super::errors::explain(error, "list rollouts", server)),
+        Err(_) => Err(NotRunning(format!(
+            "list rollouts: the API server at {server} did not answer within {:?}",
+            super::errors::CALL_DEADLINE
+        ))
+        .into()),
     }
+}
+
+pub async fn list_deployments(cluster: &Cluster) -> anyhow::Result<Vec<Deployment>> {
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    Ok(within(
+        "list deployments",
+        &cluster.server,
+        deployments.list(&ListParams::default().labels(API_SELECTOR)),
+    )
+    .await?
+    .items)
+}
+
+/// The API workload among the release's Rollouts and Deployments: the one `--rollout`
+/// names, else the only Rollout, else the only Deployment.
+pub fn choose(
+    cluster: &Cluster,
+    mut rollouts: Vec<Rollout>,
+    mut deployments: Vec<Deployment>,
+) -> anyhow::Result<ApiWorkload> {
     if let Some(wanted) = &cluster.rollout {
-        if let Some(rollout) = found.into_iter().find(|rollout| rollout.name() == wanted) {
-            return Ok(ApiWorkload::Rollout(Box::new(rollout)));
+        if let Some(at) = rollouts.iter().position(|rollout| rollout.name() == wanted) {
+            return Ok(ApiWorkload::Rollout(Box::new(rollouts.swap_remove(at))));
         }
-        let deployments: Api<Deployment> =
-            Api::namespaced(cluster.client.clone(), &cluster.namespace);
-        if let Some(deployment) =
-            within("get deployment", server, deployments.get_opt(wanted)).await?
+        if let Some(at) = deployments
+            .iter()
+            .position(|deployment| deployment.metadata.name.as_deref() == Some(wanted))
         {
-            return Ok(ApiWorkload::Deployment(Box::new(deployment)));
+            return Ok(ApiWorkload::Deployment(Box::new(
+                deployments.swap_remove(at),
+            )));
         }
         anyhow::bail!(
             "there is no Rollout or Deployment {wanted:?} of OpsBox in namespace {}",
             cluster.namespace
         );
     }
-    match found.len() {
-        1 => return Ok(ApiWorkload::Rollout(Box::new(found.remove(0)))),
+    match rollouts.len() {
+        1 => return Ok(ApiWorkload::Rollout(Box::new(rollouts.remove(0)))),
         0 => {}
         _ => {
-            let names: Vec<&str> = found.iter().map(Rollout::name).collect();
+            let mut names: Vec<&str> = rollouts.iter().map(Rollout::name).collect();
+            names.sort_unstable();
             anyhow::bail!(
                 "namespace {} has {} OpsBox Rollouts ({}): choose one with --rollout",
                 cluster.namespace,
@@ -100,16 +130,8 @@ pub async fn find(cluster: &Cluster) -> anyhow::Result<ApiWorkload> {
             );
         }
     }
-    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
-    let mut listed = within(
-        "list deployments",
-        server,
-        deployments.list(&ListParams::default().labels(API_SELECTOR)),
-    )
-    .await?
-    .items;
-    match listed.len() {
-        1 => Ok(ApiWorkload::Deployment(Box::new(listed.remove(0)))),
+    match deployments.len() {
+        1 => Ok(ApiWorkload::Deployment(Box::new(deployments.remove(0)))),
         0 => Err(NotRunning(format!(
             "no OpsBox release in namespace {} of context {}: no Rollout or Deployment labelled \
              {API_SELECTOR} (install the chart: helm install opsbox charts/opsbox -n {})",
@@ -123,7 +145,6 @@ pub async fn find(cluster: &Cluster) -> anyhow::Result<ApiWorkload> {
     }
 }
 
-/// The ReplicaSets of OpsBox's API in the namespace.
 pub async fn replica_sets(cluster: &Cluster) -> anyhow::Result<Vec<ReplicaSet>> {
     let api: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     Ok(within(

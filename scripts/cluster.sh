@@ -17,6 +17,8 @@
 # State directory: --state-dir, else $OPSBOX_CLUSTER_STATE, else
 # target/cluster/state. Binaries: $OPSBOX_CLUSTER_DIR/bin (default
 # target/cluster/bin); OPSBOX_CLUSTER_SKIP_BUILD=1 uses them as they are.
+# OPSBOX_CLUSTER_QPS=N lifts the controllers' and scheduler's client rate
+# limit (upstream: 20 and 50 requests/s) for scale runs of thousands of pods.
 set -euo pipefail
 
 usage() {
@@ -39,6 +41,10 @@ NODES=(kwok-node-0 kwok-node-1)
 # Start order; `down` stops in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok rollouts-controller)
 READY_TIMEOUT=${OPSBOX_CLUSTER_TIMEOUT:-90}
+CLIENT_LIMITS=()
+if [[ -n ${OPSBOX_CLUSTER_QPS:-} ]]; then
+  CLIENT_LIMITS=(--kube-api-qps "$OPSBOX_CLUSTER_QPS" --kube-api-burst "$((OPSBOX_CLUSTER_QPS * 2))")
+fi
 
 log() { echo "cluster: $*" >&2; }
 die() {
@@ -468,10 +474,12 @@ up() {
     --leader-elect=false --secure-port 0 --bind-address 127.0.0.1 \
     --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     --use-service-account-credentials --cluster-name opsbox \
-    --controllers '*,-csrsigning,-csrapproving,-csrcleaner' --profiling=false
+    --controllers '*,-csrsigning,-csrapproving,-csrcleaner' --profiling=false \
+    "${CLIENT_LIMITS[@]}"
   start kube-scheduler "$BIN/kube-scheduler" \
     --kubeconfig "$STATE/kubeconfig/kube-scheduler" \
-    --leader-elect=false --secure-port 0 --bind-address 127.0.0.1 --profiling=false
+    --leader-elect=false --secure-port 0 --bind-address 127.0.0.1 --profiling=false \
+    "${CLIENT_LIMITS[@]}"
   kwok_config >"$STATE/kwok.yaml"
   start kwok "$BIN/kwok" --kubeconfig "$STATE/kubeconfig/kwok" --config "$STATE/kwok.yaml" \
     --manage-all-nodes --cidr "$POD_CIDR" --node-ip 127.0.0.1 --node-port "$KWOK_PORT" \

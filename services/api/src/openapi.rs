@@ -1,7 +1,7 @@
 //! The OpenAPI 3 description of every route, generated from the handlers'
 //! annotations so it cannot drift from the code silently.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{admin, bulk_tasks, docs, flags, probes, tasks};
@@ -30,6 +30,10 @@ impl Modify for AdminToken {
         components.add_security_scheme(
             "admin_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "admin_header",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-OpsBox-Admin-Token"))),
         );
     }
 }

@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 pub mod release;
+pub mod tmux;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -90,6 +91,8 @@ pub struct Cluster {
     _dir: tempfile::TempDir,
     state: PathBuf,
     env: BTreeMap<String, String>,
+    /// Given to every `scripts/cluster.sh` run (e.g. OPSBOX_CLUSTER_QPS).
+    script_env: Vec<(String, String)>,
     stopped: bool,
 }
 
@@ -109,6 +112,11 @@ impl Cluster {
 
     /// Runs `scripts/cluster.sh up` with a fresh state directory.
     pub fn start() -> Result<Cluster> {
+        Cluster::start_with_env(&[])
+    }
+
+    /// [`Cluster::start`] with variables for `scripts/cluster.sh`.
+    pub fn start_with_env(script_env: &[(&str, &str)]) -> Result<Cluster> {
         let dir = tempfile::Builder::new()
             .prefix("opsbox-cluster-")
             .tempdir()?;
@@ -117,6 +125,10 @@ impl Cluster {
             _dir: dir,
             state,
             env: BTreeMap::new(),
+            script_env: script_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
             stopped: false,
         };
         let out = cluster.script("up")?;
@@ -168,6 +180,7 @@ impl Cluster {
             .arg(&self.state)
             .arg(verb)
             .env("OPSBOX_CLUSTER_DIR", cluster_dir())
+            .envs(self.script_env.iter().map(|(k, v)| (k, v)))
             .output()
             .with_context(|| format!("running scripts/cluster.sh {verb}"))
     }

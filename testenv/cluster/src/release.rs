@@ -174,6 +174,7 @@ pub fn create_secrets(cluster: &Cluster) -> Result<()> {
             format!("--from-literal=REDIS_URL=redis://{RELEASE}-redis:6379"),
             format!("--from-literal=REDIS_ADDRESS={RELEASE}-redis:6379"),
             "--from-literal=REDIS_PASSWORD=".to_owned(),
+            format!("--from-literal=OPSBOX_ADMIN_TOKEN=admin-{password}"),
         ],
         vec![
             "create".to_owned(),

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use opsbox_cluster::release::{install_extra_crds, install_with, RELEASE};
+use opsbox_cluster::tmux::Tmux;
 use opsbox_cluster::{wait_until, workspace_root, Cluster, User};
 use serde_json::Value;
 
@@ -188,60 +189,51 @@ fn drive(console: &Console) -> Result<()> {
     pod_kill_is_replaced(console)?;
     events_name_the_operator(console)?;
     logs_show_a_pod_line(console)?;
+    admin_calls_go_through_the_api_servers_proxies(console)?;
     Ok(())
 }
 
-/// A tmux server of the test's own, killed when dropped.
-struct Tmux {
-    socket: String,
-}
+/// The queue and faults go through the API server's service and pod proxies with the
+/// token from the release's Secret. The API server here will not forward to a loopback
+/// pod address (the only kind this machine's pods have), so what is checked is that the
+/// real API server got the calls and the console says it cannot reach an API pod; the
+/// mocked tier checks what a reachable API answers.
+fn admin_calls_go_through_the_api_servers_proxies(console: &Console) -> Result<()> {
+    let queue = console.run(User::Operator, &["queue"])?;
+    let stderr = String::from_utf8_lossy(&queue.stderr);
+    ensure!(
+        !queue.status.success(),
+        "the queue read succeeded: {stderr}"
+    );
+    ensure!(
+        stderr.contains("through the service proxy to opsbox-api")
+            && stderr.contains("cannot reach an API pod"),
+        "opsbox queue: {stderr}"
+    );
 
-impl Tmux {
-    fn tmux(&self, args: &[&str]) -> Result<Output> {
-        Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .context("tmux runs (make test installs it: scripts/deps.sh)")
-    }
-
-    fn press(&self, key: &str) -> Result<()> {
-        let out = self.tmux(&["send-keys", "-t", "console", key])?;
-        ensure!(out.status.success(), "send-keys {key}");
-        Ok(())
-    }
-
-    /// Waits until a line of the screen has every one of `words`.
-    fn await_line(&self, what: &str, words: &[&str]) -> Result<()> {
-        wait_until(what, DEADLINE, || {
-            let screen =
-                String::from_utf8(self.tmux(&["capture-pane", "-p", "-t", "console"])?.stdout)?;
-            Ok(
-                if screen
-                    .lines()
-                    .any(|line| words.iter().all(|word| line.contains(word)))
-                {
-                    Ok(())
-                } else {
-                    Err(screen)
-                },
-            )
-        })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
+    let fault = ["chaos", "fault", "--error-rate", "0.5", "--for", "30s"];
+    let refused = console.run(User::Operator, &fault)?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    // The test cluster's operator may not `update pods/proxy`: the API server's 403.
+    ensure!(
+        !refused.status.success()
+            && stderr.contains("refused by RBAC (403)")
+            && stderr.contains("pods/proxy"),
+        "operator's fault: {stderr}"
+    );
+    let unreachable = console.run(User::Admin, &fault)?;
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    ensure!(
+        !unreachable.status.success()
+            && stderr.contains("no API pod took the fault")
+            && stderr.contains("through the pod proxy"),
+        "admin's fault: {stderr}"
+    );
+    Ok(())
 }
 
 fn console_promotes_on_screen(console: &Console) -> Result<()> {
     let cluster = console.cluster;
-    let tmux = Tmux {
-        socket: format!("opsbox-kube-{}", std::process::id()),
-    };
     let command = format!(
         "{} --env kubernetes --kubeconfig {} --namespace {} --state-dir {}",
         console.exe.display(),
@@ -249,39 +241,27 @@ fn console_promotes_on_screen(console: &Console) -> Result<()> {
         cluster.namespace(),
         console.records.path().display()
     );
-    let out = tmux.tmux(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "console",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &command,
-    ])?;
-    ensure!(
-        out.status.success(),
-        "tmux new-session: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    tmux.await_line("the console connected", &["kubernetes connected"])?;
+    let tmux = Tmux::start("opsbox-kube", 160, 48, &command)?;
+    tmux.await_line("the console connected", &["kubernetes connected"], DEADLINE)?;
     // Overview → SLO → Rollout.
     tmux.press("Tab")?;
     tmux.press("Tab")?;
     tmux.await_line(
         "the rollout's steps, paused at the first pause",
         &["2 pause", "current"],
+        DEADLINE,
     )?;
     // The pods, as ready replicas per revision.
-    tmux.await_line("the canary's pods", &["canary 1/1"])?;
-    tmux.await_line("the stable pods", &["stable 2/2"])?;
+    tmux.await_line("the canary's pods", &["canary 1/1"], DEADLINE)?;
+    tmux.await_line("the stable pods", &["stable 2/2"], DEADLINE)?;
     tmux.press("p")?;
-    tmux.await_line("the confirmation", &["Promote the api rollout"])?;
+    tmux.await_line("the confirmation", &["Promote the api rollout"], DEADLINE)?;
     tmux.press("y")?;
-    tmux.await_line("the step advanced on screen", &["4 pause", "current"])?;
+    tmux.await_line(
+        "the step advanced on screen",
+        &["4 pause", "current"],
+        DEADLINE,
+    )?;
     tmux.press("q")?;
     Ok(())
 }

@@ -62,7 +62,9 @@ pub fn needed(verb: Verb) -> Option<Access> {
         }
         Verb::StartRollout | Verb::Undo => Access::new("patch", ROLLOUTS, "rollouts", ""),
         Verb::Restart | Verb::Kill | Verb::RunDrill => Access::new("delete", "", "pods", ""),
-        Verb::Fault | Verb::Requeue => Access::new("create", "", "services", "proxy"),
+        // Through the API server's proxies: a PUT to each API pod, a POST to the Service.
+        Verb::Fault => Access::new("update", "", "pods", "proxy"),
+        Verb::Requeue => Access::new("create", "", "services", "proxy"),
         Verb::Outage | Verb::BringUp => return None,
     })
 }

@@ -67,6 +67,8 @@ pub struct CanaryStrategy {
     #[serde(default)]
     pub steps: Vec<BTreeMap<String, Value>>,
     pub traffic_routing: Option<TrafficRouting>,
+    /// The Service that always selects the stable pods (the admin calls go there).
+    pub stable_service: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

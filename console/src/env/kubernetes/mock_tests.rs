@@ -15,16 +15,18 @@ const NS: &str = "opsbox";
 const ROLLOUTS: &str = "/apis/argoproj.io/v1alpha1/namespaces/opsbox/rollouts";
 
 /// One request the verb must send, and the answer to give.
-struct Expect {
-    method: &'static str,
-    path: String,
-    content_type: Option<&'static str>,
-    body: Option<Value>,
-    status: StatusCode,
-    answer: Value,
+pub(super) struct Expect {
+    pub(super) method: &'static str,
+    pub(super) path: String,
+    pub(super) content_type: Option<&'static str>,
+    pub(super) body: Option<Value>,
+    pub(super) status: StatusCode,
+    pub(super) answer: Value,
+    /// A header the request must carry, with its value.
+    pub(super) header: Option<(&'static str, &'static str)>,
 }
 
-fn get(path: impl Into<String>, answer: Value) -> Expect {
+pub(super) fn get(path: impl Into<String>, answer: Value) -> Expect {
     Expect {
         method: "GET",
         path: path.into(),
@@ -32,10 +34,11 @@ fn get(path: impl Into<String>, answer: Value) -> Expect {
         body: None,
         status: StatusCode::OK,
         answer,
+        header: None,
     }
 }
 
-fn merge_patch(path: impl Into<String>, body: Value, answer: Value) -> Expect {
+pub(super) fn merge_patch(path: impl Into<String>, body: Value, answer: Value) -> Expect {
     Expect {
         method: "PATCH",
         path: path.into(),
@@ -43,10 +46,11 @@ fn merge_patch(path: impl Into<String>, body: Value, answer: Value) -> Expect {
         body: Some(body),
         status: StatusCode::OK,
         answer,
+        header: None,
     }
 }
 
-fn environment() -> (
+pub(super) fn environment() -> (
     KubernetesEnvironment,
     Handle<Request<Body>, Response<Body>>,
     tempfile::TempDir,
@@ -67,7 +71,7 @@ fn environment() -> (
 }
 
 /// What the API server answers: a status and a JSON body.
-fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -76,7 +80,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
 }
 
 /// Answers the requests in order, checking each; returns what it saw.
-async fn verify(mut handle: Handle<Request<Body>, Response<Body>>, script: Vec<Expect>) {
+pub(super) async fn verify(mut handle: Handle<Request<Body>, Response<Body>>, script: Vec<Expect>) {
     for (index, expect) in script.into_iter().enumerate() {
         let (request, send) = handle.next_request().await.unwrap_or_else(|| {
             panic!(
@@ -99,6 +103,13 @@ async fn verify(mut handle: Handle<Request<Body>, Response<Body>>, script: Vec<E
             "request {index}: {path} is not {}",
             expect.path
         );
+        if let Some((name, value)) = expect.header {
+            assert_eq!(
+                request.headers().get(name).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "request {index}: {path} carries {name}"
+            );
+        }
         if let Some(content_type) = expect.content_type {
             assert_eq!(
                 request
@@ -123,7 +134,7 @@ async fn verify(mut handle: Handle<Request<Body>, Response<Body>>, script: Vec<E
     }
 }
 
-fn rollout(status: Value, spec_extra: Value) -> Value {
+pub(super) fn rollout(status: Value, spec_extra: Value) -> Value {
     let mut spec = json!({
         "replicas": 2,
         "strategy": {"canary": {"steps": [{"setWeight": 10}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]}},
@@ -141,7 +152,7 @@ fn rollout(status: Value, spec_extra: Value) -> Value {
     })
 }
 
-fn list(kind: &str, items: Vec<Value>) -> Value {
+pub(super) fn list(kind: &str, items: Vec<Value>) -> Value {
     json!({"apiVersion": "v1", "kind": format!("{kind}List"), "metadata": {"resourceVersion": "1"}, "items": items})
 }
 
@@ -238,6 +249,7 @@ async fn a_new_revision_is_a_json_patch_of_the_api_image() {
             ])),
             status: StatusCode::OK,
             answer: ro.clone(),
+            header: None,
         },
     ];
     script.extend(reread(ro));
@@ -290,6 +302,7 @@ async fn api_errors_become_messages_that_say_what_happened() {
                 body: Some(json!({"status": {"abort": true}})),
                 status,
                 answer: status_error(status.as_u16(), reason, message),
+                header: None,
             },
         ];
         let (result, ()) = tokio::join!(env.abort(), verify(handle, script));
@@ -356,6 +369,7 @@ async fn kill_deletes_the_pod_with_no_grace() {
             body: Some(json!({"gracePeriodSeconds": 0})),
             status: StatusCode::OK,
             answer: pod,
+            header: None,
         },
     ];
     let request = crate::chaos::KillRequest {

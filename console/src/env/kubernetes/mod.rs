@@ -5,12 +5,16 @@
 
 mod access;
 mod actions;
+mod admin;
 mod argo;
 mod errors;
 mod events;
+mod faults;
 #[cfg(test)]
 mod fixture_tests;
 mod logs;
+#[cfg(test)]
+mod mock_admin_tests;
 #[cfg(test)]
 mod mock_tests;
 mod patches;
@@ -80,6 +84,8 @@ struct Inner {
     records: Records,
     permissions: access::PermissionCache,
     identity: OnceCell<String>,
+    /// Faults this console set, until they end (the pods end them by themselves).
+    faults: std::sync::Mutex<Vec<crate::chaos::FaultInjection>>,
 }
 
 impl std::fmt::Debug for KubernetesEnvironment {
@@ -128,6 +134,7 @@ impl KubernetesEnvironment {
                 records,
                 permissions: access::PermissionCache::default(),
                 identity: OnceCell::new(),
+                faults: std::sync::Mutex::default(),
             }),
         }
     }
@@ -223,13 +230,6 @@ impl KubernetesEnvironment {
     fn prometheus_url(&self) -> Option<String> {
         self.inner.prometheus_url.clone()
     }
-
-    fn not_offered(what: &str) -> anyhow::Error {
-        anyhow::anyhow!(
-            "{what} is not offered by the kubernetes environment yet: it needs the API's admin \
-             endpoints through the API server's service proxy"
-        )
-    }
 }
 
 impl Environment for KubernetesEnvironment {
@@ -278,9 +278,7 @@ impl Environment for KubernetesEnvironment {
             kill: Support::Available,
             postgres_outage: outage.clone(),
             redis_outage: outage,
-            fault: Support::Missing(
-                "API fault injection on a cluster goes through the API server's service proxy, which this console does not use yet".to_owned(),
-            ),
+            fault: Support::Available,
         }
     }
 
@@ -385,8 +383,13 @@ impl Environment for KubernetesEnvironment {
     }
 
     async fn chaos_status(&self) -> anyhow::Result<ChaosStatus> {
-        // Pod kills leave nothing running; outages and faults are not driven here yet.
-        Ok(ChaosStatus::default())
+        // Pod kills leave nothing running; the faults this console set end by themselves.
+        let mut injected = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+        injected.retain(|fault| fault.ends_at > Utc::now());
+        Ok(ChaosStatus {
+            faults: injected.clone(),
+            ..ChaosStatus::default()
+        })
     }
 
     async fn outage(&self, _request: &OutageRequest) -> anyhow::Result<Outage> {
@@ -397,24 +400,55 @@ impl Environment for KubernetesEnvironment {
         ))
     }
 
-    async fn fault(&self, _request: &FaultRequest) -> anyhow::Result<FaultReport> {
-        let support = self.chaos_support();
-        Err(anyhow::anyhow!(
-            "{}",
-            support.fault.check().err().unwrap_or_default()
-        ))
+    async fn fault(&self, request: &FaultRequest) -> anyhow::Result<FaultReport> {
+        let cluster = self.cluster().await?;
+        let route = admin::route(cluster).await?;
+        let hashes = self.hashes(cluster).await;
+        let report = faults::inject(cluster, &route, &hashes, request).await?;
+        let mut injected = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+        injected.retain(|fault| fault.ends_at > Utc::now());
+        injected.push(report.fault.clone());
+        Ok(report)
     }
 
     async fn queue_overview(&self) -> anyhow::Result<QueueOverview> {
-        Err(Self::not_offered("the queue overview"))
+        let cluster = self.cluster().await?;
+        let route = admin::route(cluster).await?;
+        let snapshot: opsbox_common::queue::QueueSnapshot = route
+            .call(cluster, http::Method::GET, "/admin/queue", None)
+            .await?;
+        Ok(QueueOverview {
+            depth: crate::model::QueueStatus {
+                ready: snapshot.depth.ready,
+                delayed: snapshot.depth.delayed,
+                processing: snapshot.depth.processing,
+                dead: snapshot.depth.dead,
+            },
+            oldest_ready_age_secs: snapshot.oldest_ready_age_secs,
+            // Throughput comes from the workers' metrics, which Prometheus has here.
+            processed: None,
+        })
     }
 
-    async fn dead_letters(&self, _limit: usize) -> anyhow::Result<DeadLetters> {
-        Err(Self::not_offered("reading dead letters"))
+    async fn dead_letters(&self, limit: usize) -> anyhow::Result<DeadLetters> {
+        let cluster = self.cluster().await?;
+        let route = admin::route(cluster).await?;
+        let path = format!("/admin/dead-letters?limit={}", limit.clamp(1, 1000));
+        route.call(cluster, http::Method::GET, &path, None).await
     }
 
-    async fn requeue(&self, _request: &RequeueRequest) -> anyhow::Result<RequeueReport> {
-        Err(Self::not_offered("requeueing dead letters"))
+    async fn requeue(&self, request: &RequeueRequest) -> anyhow::Result<RequeueReport> {
+        let cluster = self.cluster().await?;
+        let route = admin::route(cluster).await?;
+        let body = serde_json::to_value(request)?;
+        route
+            .call(
+                cluster,
+                http::Method::POST,
+                "/admin/dead-letters/requeue",
+                Some(&body),
+            )
+            .await
     }
 
     async fn task_census(&self, _since: DateTime<Utc>) -> anyhow::Result<TaskCensus> {

@@ -111,6 +111,11 @@ impl Target {
                 anyhow::anyhow!("the context {:?} is not usable: {error}", self.context)
             })?;
         config.connect_timeout = Some(CONNECT_TIMEOUT);
+        // kube retries 429/503/504 up to 15 times with backoff, which would outlast every
+        // deadline here and hide the answer (a proxy's "no endpoints" is a 503). Each
+        // call reports at once instead; the next reading or keypress tries again, and
+        // the watches keep their own backoff.
+        config.default_retry = false;
         kube::Client::try_from(config)
             .map_err(|error| anyhow::anyhow!("cannot build a client for {}: {error}", self.server))
     }

@@ -57,6 +57,24 @@ async fn admin_toggles_need_the_bearer_token_and_expire() {
     assert_eq!(current["error_rate"], 1.0);
     assert_eq!(app.get("/tasks").await.status(), 500);
 
+    // Through the Kubernetes API server's proxy the token comes in its own header.
+    let proxied = app
+        .client
+        .get(&url)
+        .header("X-OpsBox-Admin-Token", "s3cret")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(proxied.status(), 200);
+    let wrong_header = app
+        .client
+        .get(&url)
+        .header("X-OpsBox-Admin-Token", "guess")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(error_code(wrong_header, 401).await, "unauthorized");
+
     let invalid = app
         .client
         .put(&url)

@@ -10,14 +10,14 @@ use crate::extract::Json;
 use crate::faults::FaultSettings;
 
 /// The faults in force.
-#[utoipa::path(get, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/faults", tag = "admin", security(("admin_token" = []), ("admin_header" = [])),
     responses((status = 200, body = FaultSettings), (status = 401, body = ErrorBody)))]
 pub async fn get_faults(_: Admin, State(ctx): State<AppContext>) -> axum::Json<FaultSettings> {
     axum::Json(ctx.faults.current())
 }
 
 /// Set the faults; with `duration_secs` they revert by themselves.
-#[utoipa::path(put, path = "/admin/faults", tag = "admin", security(("admin_token" = [])), request_body = FaultSettings,
+#[utoipa::path(put, path = "/admin/faults", tag = "admin", security(("admin_token" = []), ("admin_header" = [])), request_body = FaultSettings,
     responses((status = 200, body = FaultSettings), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_faults(
@@ -51,7 +51,7 @@ pub async fn set_faults(
 }
 
 /// Remove every fault.
-#[utoipa::path(delete, path = "/admin/faults", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(delete, path = "/admin/faults", tag = "admin", security(("admin_token" = []), ("admin_header" = [])),
     responses((status = 204, description = "faults cleared"), (status = 401, body = ErrorBody)))]
 pub async fn clear_faults(_: Admin, State(ctx): State<AppContext>) -> StatusCode {
     tracing::warn!("faults cleared");

@@ -28,7 +28,12 @@ pub fn router() -> Router<AppContext> {
         )
 }
 
-/// Proof that the request carries the admin bearer token.
+/// The token's other header. The Kubernetes API server's service proxy authenticates
+/// the caller with `Authorization` and removes it before forwarding, so an operator
+/// reaching the API through the proxy (the console on a cluster) sends this instead.
+pub const ADMIN_TOKEN_HEADER: &str = "x-opsbox-admin-token";
+
+/// Proof that the request carries the admin token (bearer, or [`ADMIN_TOKEN_HEADER`]).
 pub struct Admin;
 
 impl FromRequestParts<AppContext> for Admin {
@@ -39,12 +44,16 @@ impl FromRequestParts<AppContext> for Admin {
         ctx: &AppContext,
     ) -> Result<Self, Self::Rejection> {
         let expected = ctx.admin_token.as_deref().ok_or(ApiError::Unauthorized)?;
-        let presented = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let header = parts
+            .headers
+            .get(ADMIN_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok());
+        let presented = bearer.or(header).ok_or(ApiError::Unauthorized)?;
         if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
             Ok(Admin)
         } else {

@@ -26,7 +26,7 @@ pub const MAX_DEAD_LIMIT: usize = 1000;
 const REQUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Depth of every part of the queue, and the age of the next job.
-#[utoipa::path(get, path = "/admin/queue", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/queue", tag = "admin", security(("admin_token" = []), ("admin_header" = [])),
     responses((status = 200, body = QueueSnapshot), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn queue_depth(
     _: Admin,
@@ -51,7 +51,7 @@ pub struct DeadLetterParams {
 }
 
 /// The newest dead letters, newest first, and how many there are in all.
-#[utoipa::path(get, path = "/admin/dead-letters", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(get, path = "/admin/dead-letters", tag = "admin", security(("admin_token" = []), ("admin_header" = [])),
     params(DeadLetterParams),
     responses((status = 200, body = DeadLetters), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -88,7 +88,7 @@ fn dead_limit(asked: Option<&str>) -> Result<usize, ApiError> {
 
 /// Give dead-lettered tasks a fresh run: one (`{"job": TASK_ID}`) or all
 /// (`{"all": true}`, up to 500 a request; `remaining` says how many are left).
-#[utoipa::path(post, path = "/admin/dead-letters/requeue", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(post, path = "/admin/dead-letters/requeue", tag = "admin", security(("admin_token" = []), ("admin_header" = [])),
     request_body = RequeueRequest,
     responses((status = 200, body = RequeueReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, description = "the task has no dead letter", body = ErrorBody),

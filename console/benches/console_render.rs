@@ -85,6 +85,7 @@ fn status() -> EnvironmentStatus {
         }),
         rollout: None,
         prometheus_url: None,
+        scalers: Vec::new(),
     }
 }
 

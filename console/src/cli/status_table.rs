@@ -46,6 +46,9 @@ pub fn render(status: &EnvironmentStatus, now: DateTime<Utc>) -> String {
     if let Some(rollout) = &status.rollout {
         let _ = writeln!(out, "rollout: {}", rollout_line(rollout));
     }
+    for scaler in &status.scalers {
+        let _ = writeln!(out, "autoscaler: {}", scaler.summary(now));
+    }
     out
 }
 
@@ -226,6 +229,7 @@ mod tests {
             }),
             rollout: None,
             prometheus_url: None,
+            scalers: Vec::new(),
         };
         let table = render(&status, started_at + chrono::Duration::seconds(3700));
         assert!(table.contains("up 1h01m"), "{table}");

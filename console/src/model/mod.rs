@@ -17,4 +17,5 @@ pub use rollout::{
 
 pub use status::{
     EnvironmentPhase, EnvironmentStatus, InstanceState, InstanceStatus, QueueStatus, RouterStatus,
+    ScalerStatus,
 };

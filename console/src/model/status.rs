@@ -109,4 +109,56 @@ pub struct EnvironmentStatus {
     /// The Prometheus the environment runs (local: when `prometheus` is on PATH).
     #[serde(default)]
     pub prometheus_url: Option<String>,
+    /// Autoscalers of the workloads (a cluster's HPAs and KEDA ScaledObjects).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scalers: Vec<ScalerStatus>,
+}
+
+/// An autoscaler of a workload, as the Instances view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalerStatus {
+    /// `api`, `worker`, ...
+    pub workload: String,
+    /// `HPA` or `KEDA`.
+    pub kind: String,
+    pub name: String,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// From the HorizontalPodAutoscaler (KEDA's own for a ScaledObject); `None`
+    /// before it has a status.
+    pub current_replicas: Option<u32>,
+    pub desired_replicas: Option<u32>,
+    /// What it scales on, in words: `cpu 70%`, `redis list opsbox:queue:ready per 5`.
+    pub trigger: String,
+    pub last_scale: Option<DateTime<Utc>>,
+    /// Why it is not scaling, when a condition says so.
+    pub problem: Option<String>,
+}
+
+impl ScalerStatus {
+    /// One line for the Instances view and `opsbox status`: bounds, replicas now and
+    /// wanted, trigger, last scale, and the problem if one.
+    pub fn summary(&self, now: DateTime<Utc>) -> String {
+        let replicas = match (self.current_replicas, self.desired_replicas) {
+            (Some(current), Some(desired)) if current != desired => {
+                format!("now {current} → {desired}")
+            }
+            (Some(current), _) => format!("now {current}"),
+            _ => "no figures yet".to_owned(),
+        };
+        let scaled = self
+            .last_scale
+            .and_then(|at| (now - at).to_std().ok())
+            .map(|ago| format!(", scaled {} ago", crate::durations::compact(ago)))
+            .unwrap_or_default();
+        let problem = self
+            .problem
+            .as_ref()
+            .map(|problem| format!(" — {problem}"))
+            .unwrap_or_default();
+        format!(
+            "{} {} {}: {}–{} replicas, {replicas}, on {}{scaled}{problem}",
+            self.workload, self.kind, self.name, self.min_replicas, self.max_replicas, self.trigger
+        )
+    }
 }

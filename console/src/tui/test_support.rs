@@ -173,6 +173,7 @@ pub fn status() -> EnvironmentStatus {
         }),
         rollout: Some(rollout()),
         prometheus_url: None,
+        scalers: Vec::new(),
     }
 }
 

@@ -190,6 +190,36 @@ fn drive(console: &Console) -> Result<()> {
     events_name_the_operator(console)?;
     logs_show_a_pod_line(console)?;
     admin_calls_go_through_the_api_servers_proxies(console)?;
+    autoscalers_show_in_the_status(console)?;
+    Ok(())
+}
+
+/// The chart's KEDA ScaledObject for the worker is in the status; with KEDA's CRDs but
+/// no KEDA operator here, it has no status, and the console says what that means.
+fn autoscalers_show_in_the_status(console: &Console) -> Result<()> {
+    let status: Value = serde_json::from_str(&console.ok(User::Operator, &["status", "--json"])?)?;
+    let scalers = status["scalers"].as_array().cloned().unwrap_or_default();
+    let worker = scalers
+        .iter()
+        .find(|scaler| scaler["kind"] == "KEDA" && scaler["workload"] == "worker")
+        .with_context(|| format!("no KEDA scaler for the worker in {scalers:?}"))?;
+    ensure!(
+        worker["trigger"]
+            .as_str()
+            .is_some_and(|trigger| trigger.starts_with("redis list")),
+        "the worker's trigger: {worker}"
+    );
+    ensure!(
+        worker["problem"]
+            .as_str()
+            .is_some_and(|problem| problem.contains("KEDA operator")),
+        "the worker's scaler problem: {worker}"
+    );
+    let table = console.ok(User::Operator, &["status"])?;
+    ensure!(
+        table.contains("autoscaler: worker KEDA"),
+        "opsbox status: {table}"
+    );
     Ok(())
 }
 

@@ -20,6 +20,7 @@ mod mock_tests;
 mod patches;
 mod pods;
 mod rollout_info;
+mod scalers;
 mod snapshot;
 mod stores;
 mod target;

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::DynamicObject;
 
 use super::argo::AnalysisRun;
 use super::argo::Rollout;
-use super::{pods, rollout_info, time, workload, Cluster};
+use super::{pods, rollout_info, scalers, time, workload, Cluster};
 use crate::model::{EnvironmentPhase, EnvironmentStatus};
 
 /// Pods are shared with the watch store (thousands of them are never copied); the other
@@ -22,24 +24,31 @@ pub struct Snapshot {
     pub replica_sets: Vec<ReplicaSet>,
     pub analysis_runs: Vec<AnalysisRun>,
     pub pods: Vec<Arc<Pod>>,
+    pub autoscalers: Vec<HorizontalPodAutoscaler>,
+    pub scaled_objects: Vec<DynamicObject>,
 }
 
 impl Snapshot {
     /// One list request per kind.
     pub async fn list(cluster: &Cluster) -> anyhow::Result<Self> {
-        let (rollouts, deployments, replica_sets, analysis_runs, pods) = tokio::try_join!(
-            workload::list_rollouts(cluster),
-            workload::list_deployments(cluster),
-            workload::replica_sets(cluster),
-            workload::analysis_runs(cluster),
-            pods::list(cluster),
-        )?;
+        let (rollouts, deployments, replica_sets, analysis_runs, pods, autoscalers, scaled_objects) =
+            tokio::try_join!(
+                workload::list_rollouts(cluster),
+                workload::list_deployments(cluster),
+                workload::replica_sets(cluster),
+                workload::analysis_runs(cluster),
+                pods::list(cluster),
+                scalers::list_autoscalers(cluster),
+                scalers::list_scaled_objects(cluster),
+            )?;
         Ok(Self {
             rollouts,
             deployments,
             replica_sets,
             analysis_runs,
             pods: pods.into_iter().map(Arc::new).collect(),
+            autoscalers,
+            scaled_objects,
         })
     }
 
@@ -87,6 +96,7 @@ impl Snapshot {
             router: None,
             rollout: Some(rollout),
             prometheus_url,
+            scalers: scalers::scalers(&self.autoscalers, &self.scaled_objects),
         })
     }
 }

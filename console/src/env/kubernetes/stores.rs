@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DynamicObject, ListParams};
 use kube::runtime::reflector::{self, Store};
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::argo::{self, AnalysisRun, Rollout};
 use super::snapshot::Snapshot;
 use super::workload::{self, API_SELECTOR, WORKLOAD_SELECTOR};
-use super::{errors, Cluster};
+use super::{errors, scalers, Cluster};
 
 /// The most pods the console keeps. Past it the pod watch stops and the panel says why:
 /// a namespace that large needs a narrower selector, not a bigger cache.
@@ -100,6 +101,9 @@ pub struct ReleaseStores {
     /// `None` when Argo Rollouts' CRDs are not installed.
     rollouts: Option<Store<DynamicObject>>,
     analysis_runs: Option<Store<DynamicObject>>,
+    autoscalers: Store<HorizontalPodAutoscaler>,
+    /// `None` when KEDA's CRDs are not installed.
+    scaled_objects: Option<Store<DynamicObject>>,
 }
 
 impl ReleaseStores {
@@ -112,7 +116,8 @@ impl ReleaseStores {
                 &resource,
             )
         };
-        let argo = argo_installed(cluster).await;
+        let argo = installed(workload::rollouts(cluster)).await;
+        let keda = installed(scalers::scaled_objects(cluster)).await;
         Self {
             health: health.clone(),
             pods: watch(
@@ -164,6 +169,26 @@ impl ReleaseStores {
                     stop,
                 )
             }),
+            autoscalers: watch(
+                "horizontalpodautoscalers",
+                Api::namespaced(cluster.client.clone(), &cluster.namespace),
+                (),
+                "",
+                None,
+                health,
+                stop,
+            ),
+            scaled_objects: keda.then(|| {
+                watch(
+                    "scaledobjects",
+                    namespaced(scalers::scaled_object_resource()),
+                    scalers::scaled_object_resource(),
+                    scalers::RELEASE_SELECTOR,
+                    None,
+                    health,
+                    stop,
+                )
+            }),
         }
     }
 
@@ -175,6 +200,8 @@ impl ReleaseStores {
             && ready(Some(is_ready(&self.deployments)))
             && ready(self.rollouts.as_ref().map(is_ready))
             && ready(self.analysis_runs.as_ref().map(is_ready))
+            && ready(Some(is_ready(&self.autoscalers)))
+            && ready(self.scaled_objects.as_ref().map(is_ready))
     }
 
     pub async fn ready(&self) {
@@ -186,6 +213,10 @@ impl ReleaseStores {
         }
         if let Some(runs) = &self.analysis_runs {
             let _ = runs.wait_until_ready().await;
+        }
+        let _ = self.autoscalers.wait_until_ready().await;
+        if let Some(objects) = &self.scaled_objects {
+            let _ = objects.wait_until_ready().await;
         }
     }
 
@@ -217,6 +248,8 @@ impl ReleaseStores {
             replica_sets: owned(&self.replica_sets),
             analysis_runs,
             pods,
+            autoscalers: owned(&self.autoscalers),
+            scaled_objects: self.scaled_objects.as_ref().map(owned).unwrap_or_default(),
         })
     }
 }
@@ -241,12 +274,11 @@ where
     store.wait_until_ready().now_or_never().is_some()
 }
 
-/// Whether the cluster serves Argo Rollouts; an API server that does not answer counts
-/// as yes, so the watch retries instead of hiding the rollout for good.
-async fn argo_installed(cluster: &Cluster) -> bool {
-    let rollouts = workload::rollouts(cluster);
+/// Whether the cluster serves a custom resource (Argo's, KEDA's); an API server that
+/// does not answer counts as yes, so the watch retries instead of hiding it for good.
+async fn installed(api: Api<DynamicObject>) -> bool {
     let first = ListParams::default().limit(1);
-    let probe = rollouts.list(&first);
+    let probe = api.list(&first);
     !matches!(
         tokio::time::timeout(errors::CALL_DEADLINE, probe).await,
         Ok(Err(error)) if errors::is_not_found(&error)

@@ -15,6 +15,9 @@ use super::widgets::list::ListCursor;
 use super::widgets::panel;
 use crate::model::{InstanceState, InstanceStatus};
 
+/// Autoscaler lines above the table; a release has one or two.
+const MAX_SCALER_LINES: usize = 3;
+
 const BINDINGS: &[Binding] = &[
     Binding {
         keys: "j / k, PgDn / PgUp, g / G",
@@ -226,8 +229,32 @@ impl View for InstancesView {
         let Some((inner, status)) = panel::open_status(frame, area, "Instances", &store) else {
             return;
         };
-        let [filter_line, table_area] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+        // The autoscalers (a cluster's HPA and KEDA) above the table, a line each.
+        let scaler_lines = u16::try_from(status.scalers.len().min(MAX_SCALER_LINES)).unwrap_or(0);
+        let [filter_line, scalers_area, table_area] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(scaler_lines),
+            Constraint::Min(1),
+        ])
+        .areas(inner);
+        let now = chrono::Utc::now();
+        let scaler_rows: Vec<Line> = status
+            .scalers
+            .iter()
+            .take(MAX_SCALER_LINES)
+            .map(|scaler| {
+                let style = if scaler.problem.is_some() {
+                    theme.warn()
+                } else {
+                    theme.dim()
+                };
+                Line::from(Span::styled(
+                    format!("autoscaler {}", scaler.summary(now)),
+                    style,
+                ))
+            })
+            .collect();
+        frame.render_widget(ratatui::widgets::Paragraph::new(scaler_rows), scalers_area);
         let shown: Vec<&InstanceStatus> = status
             .instances
             .iter()

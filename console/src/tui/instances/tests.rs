@@ -116,3 +116,34 @@ fn instances_draw_only_the_visible_rows_of_a_large_fleet() {
     view.handle_key(key(KeyCode::PageUp));
     assert_eq!(view.selected().as_deref(), Some("worker-4993"));
 }
+
+#[test]
+fn instances_show_the_autoscalers_above_the_table() {
+    use crate::model::ScalerStatus;
+    use crate::tui::test_support::status;
+
+    let store = normal_store();
+    let mut scaled = status();
+    scaled.scalers = vec![ScalerStatus {
+        workload: "worker".to_owned(),
+        kind: "KEDA".to_owned(),
+        name: "opsbox-worker".to_owned(),
+        min_replicas: 1,
+        max_replicas: 10,
+        current_replicas: Some(3),
+        desired_replicas: Some(4),
+        trigger: "redis list opsbox:queue:ready per 5".to_owned(),
+        last_scale: None,
+        problem: Some("ScalerNotReady: no Redis".to_owned()),
+    }];
+    let at = store.borrow().now;
+    store.borrow_mut().accept_status(Ok(scaled), at);
+    let mut view = InstancesView::new(store);
+    let screen = render(&mut view, 140, 12);
+    assert!(
+        screen.contains("autoscaler worker KEDA opsbox-worker: 1–10 replicas, now 3 → 4, on redis list opsbox:queue:ready per 5 — ScalerNotReady: no Redis"),
+        "{screen}"
+    );
+    // The table is still there below it.
+    assert!(screen.contains("api-1"), "{screen}");
+}

@@ -45,6 +45,8 @@ pub async fn environment_status(state: &DaemonState) -> EnvironmentStatus {
             .prometheus
             .get()
             .map(|prometheus| prometheus.url.clone()),
+        // Local processes have no autoscaler.
+        scalers: Vec::new(),
     }
 }
 

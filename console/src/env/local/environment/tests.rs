@@ -159,6 +159,7 @@ async fn status_instances_metrics_and_the_watch_read_the_daemon() {
         router: None,
         rollout: None,
         prometheus_url: Some("http://127.0.0.1:9090".to_owned()),
+        scalers: Vec::new(),
     };
     let served = status.clone();
     let app = Router::new().route(

@@ -67,24 +67,23 @@ pub fn run(environment: &AnyEnvironment, args: &RollbackArgs) -> anyhow::Result<
     Ok(())
 }
 
-/// What will change, in one sentence: where, from which revision, to which.
+/// What will change, in one sentence: where, what runs now, where it goes back to.
 fn question(environment: &impl Environment, current: &RolloutStatus, to: Option<&str>) -> String {
     let target = to.map_or_else(
-        || "the previous stable revision".to_owned(),
+        || "the previous revision".to_owned(),
         |revision| format!("revision {revision}"),
     );
-    let canary = match &current.canary_revision {
-        Some(canary) if !current.aborted => format!(
-            "; the rollout of {canary} at {}% is replaced",
-            current.canary_weight
+    let now = match &current.canary_revision {
+        Some(canary) if !current.aborted && *canary != current.stable_revision => format!(
+            "the rollout of {canary} at {}% is undone (stable is {})",
+            current.canary_weight, current.stable_revision
         ),
-        _ => String::new(),
+        _ => format!("stable is {}", current.stable_revision),
     };
     format!(
-        "Roll back the api in {} ({}) from {} to {target}{canary}?",
+        "Roll back the api in {} ({}): {now}; go back to {target}?",
         environment.name(),
         environment.location(),
-        current.stable_revision
     )
 }
 

@@ -49,7 +49,7 @@ async fn rollback_asks_first_then_brings_the_previous_revision_back() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("Roll back the api in local") && stderr.contains("from v2"),
+        stderr.contains("Roll back the api in local") && stderr.contains("stable is v2"),
         "the question says what changes: {stderr}"
     );
     assert!(

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{assert_success, LocalEnv};
+use crate::harness::{assert_success, opsbox_exe, LocalEnv};
 
 /// The task bound of the failing case, and what it may overrun by (process start,
 /// the probes before the task).
@@ -70,6 +70,19 @@ async fn smoke_passes_through_the_router_and_the_task_is_done() {
     );
     assert!(stdout.contains(" ms"), "{stdout}");
     assert!(stdout.contains("smoke: passed against"), "{stdout}");
+
+    // scripts/smoke.sh (what the deploy workflow runs) is this same check.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/smoke.sh");
+    let output = tokio::process::Command::new(script)
+        .args(["--url", &env.router_url(), "--timeout", "20"])
+        .env("OPSBOX_BIN", opsbox_exe())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("scripts/smoke.sh runs");
+    assert_success("scripts/smoke.sh", &output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("task DONE (<= 20s)"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,61 +93,35 @@ impl SmokeCheck {
     }
 
     /// Runs the steps in order, handing each to `on_step` as it ends.
-    pub async fn run(&self, mut on_step: impl FnMut(&StepReport)) -> SmokeReport {
+    pub async fn run(&self, on_step: impl FnMut(&StepReport)) -> SmokeReport {
         let started = Instant::now();
-        let mut report = SmokeReport {
-            url: self.base_url.clone(),
-            verdict: Verdict::Passed,
-            task_id: None,
-            steps: Vec::new(),
-            total_ms: 0,
+        let mut steps = Steps {
+            report: SmokeReport {
+                url: self.base_url.clone(),
+                verdict: Verdict::Passed,
+                task_id: None,
+                steps: Vec::new(),
+                total_ms: 0,
+            },
+            on_step,
         };
-        let mut step =
-            |name: String, started: Instant, result: Result<Option<String>, StepError>| {
-                let (passed, detail, verdict) = match result {
-                    Ok(detail) => (true, detail, Verdict::Passed),
-                    Err(StepError::Failed(why)) => (false, Some(why), Verdict::Failed),
-                    Err(StepError::Unreachable(why)) => (false, Some(why), Verdict::Unreachable),
-                };
-                let step = StepReport {
-                    name,
-                    passed,
-                    latency_ms: millis(started.elapsed()),
-                    detail,
-                };
-                on_step(&step);
-                (step, verdict)
-            };
-        let outcome = async {
-            for path in ["/health", "/ready"] {
-                let at = Instant::now();
-                let result = self.probe(path).await.map(|()| None);
-                report_step(&mut report, step(format!("GET {path}"), at, result))?;
-            }
-            let at = Instant::now();
-            let created = self.create_task().await;
-            let id = created.as_ref().ok().cloned();
-            report_step(
-                &mut report,
-                step("POST /tasks".to_owned(), at, created.map(Some)),
-            )?;
-            let id = id.unwrap_or_default();
-            report.task_id = Some(id.clone());
-            let at = Instant::now();
-            let result = self.run_task(&id).await.map(|()| None);
-            report_step(
-                &mut report,
-                step("POST /tasks/{id}/run".to_owned(), at, result),
-            )?;
-            let at = Instant::now();
-            let result = self.await_done(&id).await.map(|()| None);
-            let name = format!(
-                "task DONE (<= {})",
-                crate::durations::spoken(self.task_bound)
-            );
-            report_step(&mut report, step(name, at, result))
-        };
-        let _ = outcome.await;
+        let bound = crate::durations::spoken(self.task_bound);
+        let checked: Result<(), Stopped> = async {
+            steps.time("GET /health", self.probe("/health")).await?;
+            steps.time("GET /ready", self.probe("/ready")).await?;
+            let id = steps.time("POST /tasks", self.create_task()).await?;
+            steps.report.task_id = Some(id.clone());
+            steps
+                .time("POST /tasks/{id}/run", self.run_task(&id))
+                .await?;
+            steps
+                .time(&format!("task DONE (<= {bound})"), self.await_done(&id))
+                .await
+        }
+        .await;
+        // The first failed step already set the verdict and was reported.
+        let _ = checked;
+        let mut report = steps.report;
         report.total_ms = millis(started.elapsed());
         report
     }
@@ -236,15 +210,46 @@ impl SmokeCheck {
     }
 }
 
-/// Appends the step; a failed one sets the verdict and ends the check.
-fn report_step(report: &mut SmokeReport, (step, verdict): (StepReport, Verdict)) -> Result<(), ()> {
-    let passed = step.passed;
-    report.steps.push(step);
-    if passed {
-        Ok(())
-    } else {
-        report.verdict = verdict;
-        Err(())
+/// A failed step ended the check.
+#[derive(Debug)]
+struct Stopped;
+
+/// The report as it grows, and who hears of each step.
+struct Steps<F> {
+    report: SmokeReport,
+    on_step: F,
+}
+
+impl<F: FnMut(&StepReport)> Steps<F> {
+    /// Times one step and reports it; a failed one sets the verdict and stops the check.
+    async fn time<T>(
+        &mut self,
+        name: &str,
+        step: impl std::future::Future<Output = Result<T, StepError>>,
+    ) -> Result<T, Stopped> {
+        let started = Instant::now();
+        let result = step.await;
+        let latency_ms = millis(started.elapsed());
+        let (value, detail) = match result {
+            Ok(value) => (Some(value), None),
+            Err(StepError::Failed(why)) => {
+                self.report.verdict = Verdict::Failed;
+                (None, Some(why))
+            }
+            Err(StepError::Unreachable(why)) => {
+                self.report.verdict = Verdict::Unreachable;
+                (None, Some(why))
+            }
+        };
+        let step = StepReport {
+            name: name.to_owned(),
+            passed: value.is_some(),
+            latency_ms,
+            detail,
+        };
+        (self.on_step)(&step);
+        self.report.steps.push(step);
+        value.ok_or(Stopped)
     }
 }
 
@@ -289,33 +294,32 @@ fn millis(duration: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_failed_step_sets_the_verdict_and_is_named() {
-        let mut report = SmokeReport {
-            url: "http://127.0.0.1:1".to_owned(),
-            verdict: Verdict::Passed,
-            task_id: None,
-            steps: Vec::new(),
-            total_ms: 0,
+    #[tokio::test]
+    async fn a_failed_step_sets_the_verdict_stops_and_is_named() {
+        let mut heard = Vec::new();
+        let mut steps = Steps {
+            report: SmokeReport {
+                url: "http://127.0.0.1:1".to_owned(),
+                verdict: Verdict::Passed,
+                task_id: None,
+                steps: Vec::new(),
+                total_ms: 0,
+            },
+            on_step: |step: &StepReport| heard.push(step.name.clone()),
         };
-        let ok = StepReport {
-            name: "GET /health".to_owned(),
-            passed: true,
-            latency_ms: 1,
-            detail: None,
-        };
-        assert!(report_step(&mut report, (ok, Verdict::Passed)).is_ok());
-        let refused = StepReport {
-            name: "GET /ready".to_owned(),
-            passed: false,
-            latency_ms: 2,
-            detail: Some("answered 503".to_owned()),
-        };
-        assert!(report_step(&mut report, (refused, Verdict::Failed)).is_err());
+        let passed = steps.time("GET /health", async { Ok(7) }).await;
+        assert_eq!(passed.ok(), Some(7));
+        let failed = steps
+            .time("GET /ready", async {
+                Err::<(), _>(StepError::Failed("answered 503".to_owned()))
+            })
+            .await;
+        assert!(failed.is_err());
+        let report = steps.report;
         assert_eq!(report.verdict, Verdict::Failed);
-        assert_eq!(
-            report.failed_step().map(|step| step.name.as_str()),
-            Some("GET /ready")
-        );
+        let step = report.failed_step().expect("a failed step");
+        assert_eq!(step.name, "GET /ready");
+        assert_eq!(step.detail.as_deref(), Some("answered 503"));
+        assert_eq!(heard, ["GET /health", "GET /ready"]);
     }
 }

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The post-deploy smoke check of a running API: liveness, readiness, then a
-# synthetic task created, run and awaited to DONE within a bound (a worker and
-# the queue must work for that). Prints each step with its latency.
+# The post-deploy smoke check of a running API, as `opsbox smoke` runs it:
+# liveness, readiness, then a synthetic task created, run and awaited to DONE
+# within a bound (a worker and the queue must work for that). Prints each step
+# with its latency. The check has one implementation, in opsbox: this script
+# only finds the binary and passes the options on.
 #
-# Usage: scripts/smoke.sh [--url URL] [--timeout SECONDS]
-#   --url      the API's base URL (default http://127.0.0.1:8080)
-#   --timeout  bound for the task to reach DONE (default 30)
-# Exit: 0 all steps passed, 1 a step failed (named on stderr), 2 usage.
-# `opsbox smoke` is the same check from the console's binary.
+# Usage: scripts/smoke.sh [--url URL] [--timeout DURATION] [--json]
+#   --url      the API's base URL (default: the running local environment's
+#              router; required against a cluster, e.g. after port-forward.sh)
+#   --timeout  bound for the task to reach DONE: 30s, 2m, or seconds (default 30s)
+#   --json     print the report as JSON
+# The binary: $OPSBOX_BIN, else opsbox on PATH, else target/release/opsbox or
+# target/debug/opsbox, else `cargo run --release -p opsbox` builds it.
+# Exit: 0 passed, 1 a step failed (named on stderr), 2 usage, 4 unreachable.
 set -euo pipefail
 
 usage() {
@@ -15,67 +20,53 @@ usage() {
   exit 2
 }
 
-url=http://127.0.0.1:8080
-timeout=30
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --url) url=${2:?}; shift 2 ;;
-    --timeout) timeout=${2:?}; shift 2 ;;
+    --url)
+      [[ $# -ge 2 ]] || usage
+      args+=(--url "$2")
+      shift 2
+      ;;
+    --timeout)
+      [[ $# -ge 2 ]] || usage
+      # A bare number is seconds, as this script always took it.
+      if [[ "$2" =~ ^[0-9]+$ ]]; then args+=(--timeout "${2}s"); else args+=(--timeout "$2"); fi
+      shift 2
+      ;;
+    --json)
+      args+=(--json)
+      shift
+      ;;
     -h | --help) usage ;;
     *) usage ;;
   esac
 done
-[[ "$timeout" =~ ^[0-9]+$ ]] || usage
-url=${url%/}
-for tool in curl jq; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "smoke: $tool is not installed" >&2; exit 1; }
-done
 
-now_ms() { date +%s%3N; }
-
-# step NAME CMD...: runs CMD, prints "ok|FAIL NAME (N ms)"; a failure ends the check.
-step() {
-  local name=$1 start status=0
-  shift
-  start=$(now_ms)
-  "$@" || status=$?
-  if [[ $status -eq 0 ]]; then
-    printf 'ok    %-28s %6d ms\n' "$name" "$(($(now_ms) - start))"
-  else
-    printf 'FAIL  %-28s %6d ms\n' "$name" "$(($(now_ms) - start))"
-    echo "smoke: $name failed against $url" >&2
-    exit 1
+# The opsbox to run, as a command line, into the array `opsbox`.
+find_opsbox() {
+  local candidate
+  if [[ -n "${OPSBOX_BIN:-}" ]]; then
+    [[ -x "$OPSBOX_BIN" ]] || { echo "smoke: OPSBOX_BIN=$OPSBOX_BIN is not executable" >&2; exit 1; }
+    opsbox=("$OPSBOX_BIN")
+    return
   fi
-}
-
-expect_200() { curl -fsS --max-time 5 -o /dev/null "$url$1"; }
-
-task_id=
-create_task() {
-  task_id=$(curl -fsS --max-time 5 -H 'content-type: application/json' \
-    -d "{\"title\": \"smoke $(date -u +%Y-%m-%dT%H:%M:%SZ)\"}" "$url/tasks" | jq -er .id)
-}
-
-run_task() { curl -fsS --max-time 5 -X POST -o /dev/null "$url/tasks/$task_id/run"; }
-
-await_done() {
-  local deadline=$((SECONDS + timeout)) status
-  while ((SECONDS < deadline)); do
-    status=$(curl -fsS --max-time 5 "$url/tasks/$task_id" | jq -r .status)
-    case "$status" in
-      DONE) return 0 ;;
-      FAILED) echo "smoke: task $task_id FAILED" >&2; return 1 ;;
-    esac
-    sleep 0.2
+  if candidate=$(command -v opsbox); then
+    opsbox=("$candidate")
+    return
+  fi
+  for candidate in "$ROOT/target/release/opsbox" "$ROOT/target/debug/opsbox"; do
+    if [[ -x "$candidate" ]]; then
+      opsbox=("$candidate")
+      return
+    fi
   done
-  echo "smoke: task $task_id still ${status:-unknown} after ${timeout}s" >&2
-  return 1
+  command -v cargo >/dev/null 2>&1 || { echo "smoke: no opsbox binary and no cargo to build one" >&2; exit 1; }
+  opsbox=(cargo run --quiet --release --manifest-path "$ROOT/Cargo.toml" -p opsbox --bin opsbox --)
 }
 
-total=$(now_ms)
-step "GET /health" expect_200 /health
-step "GET /ready" expect_200 /ready
-step "POST /tasks" create_task
-step "POST /tasks/{id}/run" run_task
-step "task DONE (<= ${timeout}s)" await_done
-echo "smoke: passed against $url in $(($(now_ms) - total)) ms (task $task_id)"
+opsbox=()
+find_opsbox
+exec "${opsbox[@]}" smoke "${args[@]}"

@@ -12,15 +12,18 @@ use crate::slo::{generate, SloSpec};
 mod audit;
 mod chaos;
 mod console;
+mod deploy;
 mod drill;
 mod image;
 mod load;
 mod local;
 mod logs;
 mod queue;
+mod rollback;
 mod rollout;
 mod rollout_view;
 mod slo;
+mod smoke;
 mod status;
 mod status_table;
 
@@ -71,6 +74,17 @@ pub enum Command {
     Build(image::ImageArgs),
     /// Push the images of the current commit (`git-<sha>` and the version tags).
     Push(image::ImageArgs),
+    /// Go back to the previous stable revision of the API (or `--to`) in the current
+    /// environment: `rollout undo`, asked for on stdin first unless `--yes`.
+    Rollback(rollback::RollbackArgs),
+    /// Release the chart into the kubernetes target with an environment's values (`helm
+    /// upgrade --install --wait`) and follow the rollout until it pauses, completes or
+    /// aborts. Exit 0 completed, 5 paused, 6 aborted, 7 still progressing at --timeout,
+    /// 8 helm failed.
+    Deploy(deploy::DeployArgs),
+    /// The post-deploy smoke check: health, readiness, then a task created, run and
+    /// awaited to DONE, each step timed. Exit 0 passed, 1 failed, 4 unreachable.
+    Smoke(smoke::SmokeArgs),
     /// Run the local environment's daemon (started by `up`).
     #[command(name = "__daemon", hide = true)]
     Daemon(DaemonArgs),
@@ -145,6 +159,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => logs::run(&env.connect()?, &args),
         Command::Build(args) => image::run(image::Verb::Build, &args),
         Command::Push(args) => image::run(image::Verb::Push, &args),
+        Command::Rollback(args) => rollback::run(&env.connect()?, &args),
+        Command::Deploy(args) => deploy::run(env, &args),
+        Command::Smoke(args) => smoke::run(env, &args),
         Command::Daemon(args) => daemon::run(DaemonConfig {
             state_dir: env.local_state_dir()?,
             api_replicas: args.up.api_replicas,
@@ -158,12 +175,13 @@ impl Cli {
     /// The command line, refused with a usage error (exit 2) when it mixes the console's
     /// own flags with a subcommand. The environment's flags go anywhere: `opsbox --env
     /// kubernetes rollout status` and `opsbox rollout status --env kubernetes` are one.
+    /// `deploy --env dev` names the release's environment (see [`deploy::env_flag_as_stage`]).
     pub fn try_parse_checked<I, T>(args: I) -> Result<Self, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let cli = Self::try_parse_from(args)?;
+        let cli = Self::try_parse_from(deploy::env_flag_as_stage(args))?;
         if cli.console.read_only && cli.command.is_some() {
             return Err(clap::Error::raw(
                 clap::error::ErrorKind::ArgumentConflict,

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod chaos;
 pub mod cli;
+pub mod deploy;
 pub mod drill;
 pub mod durations;
 pub mod env;
@@ -10,5 +11,6 @@ pub mod load;
 pub mod model;
 pub mod operations;
 pub mod slo;
+pub mod smoke;
 pub mod sources;
 pub mod tui;

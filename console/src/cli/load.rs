@@ -102,11 +102,11 @@ pub fn load(env: &EnvArgs, args: &LoadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The environment's ingress (the local router).
-async fn router_url(env: &EnvArgs) -> anyhow::Result<String> {
+/// The environment's ingress (the local router); `opsbox smoke` checks it too.
+pub(super) async fn router_url(env: &EnvArgs) -> anyhow::Result<String> {
     let environment = env
         .connect()
-        .context("no --url given and no environment to send the load to")?;
+        .context("no --url given and no running environment to find the API in")?;
     let status = environment.status().await?;
     let router = status
         .router

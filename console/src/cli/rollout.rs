@@ -80,7 +80,7 @@ pub struct UndoArgs {
     pub output: OutputArgs,
 }
 
-fn parse_override(text: &str) -> Result<(String, String), String> {
+pub(super) fn parse_override(text: &str) -> Result<(String, String), String> {
     let (key, value) = text
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
@@ -139,7 +139,7 @@ async fn show(environment: &impl Environment, args: &StatusArgs) -> anyhow::Resu
     }
 }
 
-fn render(status: &RolloutStatus, json: bool) -> anyhow::Result<String> {
+pub(super) fn render(status: &RolloutStatus, json: bool) -> anyhow::Result<String> {
     if json {
         Ok(serde_json::to_string_pretty(status)? + "\n")
     } else {

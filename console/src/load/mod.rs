@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use mix::{KindMix, Mix, Operation, MAX_WEIGHT};
 pub use report::{LoadProgress, LoadReport, OperationReport, Percentiles};
+pub use task_api::check_base_url;
 
 use pacing::Pacer;
 use recorder::Recorder;

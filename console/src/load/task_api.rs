@@ -65,17 +65,7 @@ impl TaskApi {
         request_timeout: Duration,
         max_in_flight: usize,
     ) -> anyhow::Result<Self> {
-        let parsed = reqwest::Url::parse(base_url).with_context(|| {
-            format!("{base_url:?} is not a URL (expected e.g. http://127.0.0.1:8080)")
-        })?;
-        anyhow::ensure!(
-            parsed.scheme() == "http" && parsed.host().is_some(),
-            "{base_url:?} is not an http:// URL of a host (expected e.g. http://127.0.0.1:8080)"
-        );
-        anyhow::ensure!(
-            parsed.query().is_none() && parsed.fragment().is_none(),
-            "{base_url:?} must not have a query or fragment"
-        );
+        let base_url = check_base_url(base_url).map_err(anyhow::Error::msg)?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(request_timeout)
@@ -83,10 +73,7 @@ impl TaskApi {
             .pool_max_idle_per_host(max_in_flight)
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Self {
-            http,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-        })
+        Ok(Self { http, base_url })
     }
 
     /// Sends one request and reads its whole answer; latency is until the last byte.
@@ -122,6 +109,23 @@ impl TaskApi {
             created_task,
         }
     }
+}
+
+/// A base URL of the task API as every client of it takes one: `http://` and a host, no
+/// query or fragment; returned without its trailing slash.
+pub fn check_base_url(base_url: &str) -> Result<String, String> {
+    const EXAMPLE: &str = "expected e.g. http://127.0.0.1:8080";
+    let parsed = reqwest::Url::parse(base_url)
+        .map_err(|_| format!("{base_url:?} is not a URL ({EXAMPLE})"))?;
+    if parsed.scheme() != "http" || parsed.host().is_none() {
+        return Err(format!(
+            "{base_url:?} is not an http:// URL of a host ({EXAMPLE})"
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("{base_url:?} must not have a query or fragment"));
+    }
+    Ok(base_url.trim_end_matches('/').to_owned())
 }
 
 fn failed(error: &reqwest::Error) -> Sent {

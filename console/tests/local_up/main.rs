@@ -9,4 +9,6 @@ mod cli_errors;
 mod console_tmux;
 mod harness;
 mod lifecycle;
+mod rollback;
 mod rollout;
+mod smoke;

@@ -20,9 +20,9 @@ const DEADLINE: Duration = Duration::from_secs(90);
 const BAD_CANARY_STEPS: &str = "rollout:\n  steps:\n    - setWeight: 50\n    - pause: {duration: 6s}\n    - analysis: {}\n    - setWeight: 100\n";
 
 /// Every pause waits for `promote`, so the test decides when each step ends.
-const MANUAL_STEPS: &str = "rollout:\n  steps:\n    - setWeight: 20\n    - pause: {}\n    - setWeight: 60\n    - pause: {}\n    - setWeight: 100\n";
+pub(crate) const MANUAL_STEPS: &str = "rollout:\n  steps:\n    - setWeight: 20\n    - pause: {}\n    - setWeight: 60\n    - pause: {}\n    - setWeight: 100\n";
 
-async fn env_with_steps(steps: &str) -> (LocalEnv, tempfile::TempDir) {
+pub(crate) async fn env_with_steps(steps: &str) -> (LocalEnv, tempfile::TempDir) {
     let values = tempfile::tempdir().expect("values dir");
     let path = values.path().join("values.yaml");
     std::fs::write(&path, steps).expect("values file");
@@ -32,7 +32,7 @@ async fn env_with_steps(steps: &str) -> (LocalEnv, tempfile::TempDir) {
     (env, values)
 }
 
-async fn rollout(env: &LocalEnv, args: &[&str]) -> RolloutStatus {
+pub(crate) async fn rollout(env: &LocalEnv, args: &[&str]) -> RolloutStatus {
     let mut full = vec!["rollout"];
     full.extend_from_slice(args);
     full.push("--json");
@@ -41,7 +41,7 @@ async fn rollout(env: &LocalEnv, args: &[&str]) -> RolloutStatus {
     serde_json::from_slice(&output.stdout).expect("rollout JSON")
 }
 
-async fn wait_rollout(
+pub(crate) async fn wait_rollout(
     env: &LocalEnv,
     what: &str,
     accept: impl Fn(&RolloutStatus) -> bool,
@@ -91,7 +91,7 @@ fn instances<'a>(
         .filter(move |instance| instance.workload == "api" && instance.track.as_str() == track)
 }
 
-fn audit_lines(root: &Path) -> Vec<Value> {
+pub(crate) fn audit_lines(root: &Path) -> Vec<Value> {
     std::fs::read_to_string(root.join("audit.jsonl"))
         .unwrap_or_default()
         .lines()

@@ -149,15 +149,32 @@ pub fn helm_cluster(cluster: &Cluster, args: &[&str]) -> Result<String> {
     let dirs = data.path().to_str().context("helm dirs")?;
     ok(
         &format!("helm {}", args.join(" ")),
-        helm(
-            &all,
-            &[
-                ("HELM_CACHE_HOME", dirs),
-                ("HELM_CONFIG_HOME", dirs),
-                ("HELM_DATA_HOME", dirs),
-            ],
-        )?,
+        helm(&all, &helm_homes(dirs))?,
     )
+}
+
+/// Private homes for one helm (or one `opsbox deploy`, which runs helm): no
+/// repository index, cache or plugin of this machine's user is read or written.
+pub fn helm_homes(dir: &str) -> [(&'static str, &str); 3] {
+    [
+        ("HELM_CACHE_HOME", dir),
+        ("HELM_CONFIG_HOME", dir),
+        ("HELM_DATA_HOME", dir),
+    ]
+}
+
+/// The `opsbox` binary the console's tests drive: `OPSBOX_EXE`, else the workspace's
+/// debug build (`cargo build -p opsbox`; `make test` builds it).
+pub fn opsbox_exe() -> Result<PathBuf> {
+    let exe = std::env::var_os("OPSBOX_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join("target/debug/opsbox"));
+    ensure!(
+        exe.is_file(),
+        "{} is not built: run `cargo build -p opsbox` (make test does)",
+        exe.display()
+    );
+    Ok(exe)
 }
 
 /// Test-only credentials, made here and never written to the repository.

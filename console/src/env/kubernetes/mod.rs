@@ -160,6 +160,15 @@ impl KubernetesEnvironment {
             .await
     }
 
+    /// The kubeconfig context and namespace it points at, as resolved from the flags and
+    /// the kubeconfig (what `opsbox deploy` hands to helm, so both act on one place).
+    pub fn context_and_namespace(&self) -> Option<(&str, &str)> {
+        self.inner
+            .target
+            .as_ref()
+            .map(|target| (target.context.as_str(), target.namespace.as_str()))
+    }
+
     /// Fails fast (within the request deadline) unless the API server answers and the
     /// namespace holds an OpsBox release.
     pub async fn ensure_running(&self) -> anyhow::Result<()> {
@@ -188,7 +197,8 @@ impl KubernetesEnvironment {
         let Ok(cluster) = self.cluster().await else {
             return;
         };
-        let involved = if action.starts_with("rollout.") {
+        // A release (a deploy changes the Rollout's template) is about the API's Rollout.
+        let involved = if action.starts_with("rollout.") || action.starts_with("release.") {
             match workload::find(cluster).await {
                 Ok(workload::ApiWorkload::Rollout(rollout)) => events::Involved {
                     api_version: "argoproj.io/v1alpha1".to_owned(),

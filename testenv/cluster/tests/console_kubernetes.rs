@@ -13,9 +13,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use opsbox_cluster::release::{install_extra_crds, install_with, RELEASE};
+use opsbox_cluster::release::{install_extra_crds, install_with, opsbox_exe, RELEASE};
 use opsbox_cluster::tmux::Tmux;
-use opsbox_cluster::{wait_until, workspace_root, Cluster, User};
+use opsbox_cluster::{wait_until, Cluster, User};
 use serde_json::Value;
 
 /// Generous: on a loaded two-core machine the controller can lag far behind the API server.
@@ -24,18 +24,6 @@ const DEADLINE: Duration = Duration::from_secs(120);
 /// Indefinite pauses, so each step waits for the console (the chart's own steps time
 /// out and run analyses against a Prometheus the tier does not have).
 const STEPS: &str = r#"rollout.steps=[{"setWeight":10},{"pause":{}},{"setWeight":50},{"pause":{}},{"setWeight":100}]"#;
-
-fn opsbox_exe() -> Result<PathBuf> {
-    let exe = std::env::var_os("OPSBOX_EXE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/debug/opsbox"));
-    ensure!(
-        exe.is_file(),
-        "{} is not built: run `cargo build -p opsbox` (make test does)",
-        exe.display()
-    );
-    Ok(exe)
-}
 
 struct Console<'a> {
     cluster: &'a Cluster,

@@ -244,32 +244,9 @@ impl ChaosStatus {
     }
 }
 
-/// `GET /tasks/census?since=`: tasks created since a time, by status, counted in the database.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskCensus {
-    pub since: DateTime<Utc>,
-    pub pending: u64,
-    pub queued: u64,
-    pub running: u64,
-    pub done: u64,
-    pub failed: u64,
-}
-
-impl TaskCensus {
-    pub fn total(&self) -> u64 {
-        self.pending + self.queued + self.running + self.done + self.failed
-    }
-
-    /// Runs requested and not finished: what a drill counts as lost if it stays so.
-    pub fn in_flight(&self) -> u64 {
-        self.queued + self.running
-    }
-
-    /// DONE or FAILED.
-    pub fn terminal(&self) -> u64 {
-        self.done + self.failed
-    }
-}
+/// `GET /tasks/census?since=` (local) and `GET /admin/tasks/census?since=` (the API):
+/// tasks created since a time, by status, counted in the database.
+pub use opsbox_common::census::TaskCensus;
 
 #[cfg(test)]
 mod tests {

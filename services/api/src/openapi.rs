@@ -15,6 +15,7 @@ use crate::routes::{admin, bulk_tasks, docs, flags, probes, tasks};
         bulk_tasks::create_tasks,
         admin::faults::get_faults, admin::faults::set_faults, admin::faults::clear_faults,
         admin::queue::queue_depth, admin::queue::dead_letters, admin::queue::requeue_dead_letters,
+        admin::census::task_census,
     ),
     components(schemas(opsbox_common::model::Task, opsbox_common::model::TaskKind, opsbox_common::model::TaskStatus)),
     modifiers(&AdminToken),

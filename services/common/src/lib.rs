@@ -1,6 +1,7 @@
 //! What the OpsBox API and worker share: the task model, the job queue
 //! protocol, the database and Redis connections, telemetry and metrics.
 
+pub mod census;
 pub mod config;
 pub mod db;
 pub mod duration;

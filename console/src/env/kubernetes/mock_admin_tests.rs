@@ -132,3 +132,19 @@ async fn a_service_with_no_endpoints_is_reported_as_unreachable() {
     assert!(error.downcast_ref::<NotRunning>().is_some(), "{message}");
     assert!(message.contains("cannot reach an API pod"), "{message}");
 }
+
+#[tokio::test]
+async fn the_task_census_asks_the_api_through_the_service_proxy() {
+    let (env, handle, _dir) = environment();
+    let mut script = route();
+    script.push(proxied(
+        "GET",
+        "/admin/tasks/census?since=2026-12-07T06:00:00.000Z",
+        None,
+        json!({"since": "2026-12-07T06:00:00Z", "pending": 1, "queued": 2, "running": 3, "done": 4, "failed": 0}),
+    ));
+    let since = "2026-12-07T06:00:00Z".parse().expect("a time");
+    let (census, ()) = tokio::join!(env.task_census(since), verify(handle, script));
+    let census = census.expect("a census");
+    assert_eq!((census.in_flight(), census.terminal()), (5, 4));
+}

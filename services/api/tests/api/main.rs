@@ -1,5 +1,6 @@
 //! Integration tests of the API against real Postgres and Redis processes.
 
+mod census;
 mod dead_letters;
 mod errors;
 mod faults;

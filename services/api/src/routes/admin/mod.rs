@@ -1,6 +1,7 @@
 //! The admin surface, present only when `OPSBOX_ADMIN_TOKEN` is set: fault
 //! toggles for drills, and the queue's depth and dead letter for operators.
 
+pub mod census;
 pub mod faults;
 pub mod queue;
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppContext> {
                 .delete(faults::clear_faults),
         )
         .route("/admin/queue", get(queue::queue_depth))
+        .route("/admin/tasks/census", get(census::task_census))
         .route("/admin/dead-letters", get(queue::dead_letters))
         .route(
             "/admin/dead-letters/requeue",

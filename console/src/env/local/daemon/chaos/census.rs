@@ -33,40 +33,20 @@ pub async fn census(
         })?
         .with_timezone(&Utc);
     let database_url = state.running_deps()?.database_url().to_owned();
-    let counts = tokio::time::timeout(CENSUS_TIMEOUT, count(&database_url, since))
+    let census = tokio::time::timeout(CENSUS_TIMEOUT, count(&database_url, since))
         .await
         .map_err(|_| unavailable("the database did not answer in time"))?
         .map_err(|error| unavailable(&format!("{error:#}")))?;
-    let mut census = TaskCensus {
-        since,
-        ..TaskCensus::default()
-    };
-    for (status, count) in counts {
-        let count = u64::try_from(count).unwrap_or_default();
-        match status.as_str() {
-            "PENDING" => census.pending = count,
-            "QUEUED" => census.queued = count,
-            "RUNNING" => census.running = count,
-            "DONE" => census.done = count,
-            "FAILED" => census.failed = count,
-            other => tracing::warn!(status = other, "unknown task status in the census"),
-        }
-    }
     Ok(Json(census))
 }
 
 /// One short-lived connection per census: drills ask every second or so, and no pool
 /// is left holding connections to a database that an outage is about to take away.
-async fn count(database_url: &str, since: DateTime<Utc>) -> anyhow::Result<Vec<(String, i64)>> {
+async fn count(database_url: &str, since: DateTime<Utc>) -> anyhow::Result<TaskCensus> {
     let mut connection = sqlx::PgConnection::connect(database_url).await?;
-    let counts = sqlx::query_as::<_, (String, i64)>(
-        "SELECT status, count(*) FROM tasks WHERE created_at >= $1 GROUP BY status",
-    )
-    .bind(since)
-    .fetch_all(&mut connection)
-    .await?;
+    let census = opsbox_common::census::count(&mut connection, since).await?;
     connection.close().await?;
-    Ok(counts)
+    Ok(census)
 }
 
 fn unavailable(message: &str) -> ControlError {

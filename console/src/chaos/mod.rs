@@ -263,9 +263,6 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_as_people_write_them() {}
-
-    #[test]
     fn fault_requests_need_something_to_inject_within_bounds() {
         let fault = FaultRequest {
             error_rate: 0.3,

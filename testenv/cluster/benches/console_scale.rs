@@ -189,7 +189,8 @@ impl Console {
         let counted = format!("{workers}/{workers} up");
         let start = Instant::now();
         let tmux = Tmux::start("opsbox-scale", 200, 50, &command)?;
-        // Polled as fast as tmux answers: the granularity is one capture (~ms).
+        // Polled every 20 ms: the granularity of the figure, and little load on the
+        // two cores the console shares with the control plane.
         let first_frame = loop {
             let screen = tmux.screen()?;
             if screen
@@ -202,6 +203,7 @@ impl Console {
                 start.elapsed() < Duration::from_secs(60),
                 "no frame counted {workers} workers within a minute; the screen:\n{screen}"
             );
+            std::thread::sleep(Duration::from_millis(20));
         };
         let pid = tmux.pid()?;
         Ok(Self {

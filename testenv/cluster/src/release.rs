@@ -16,7 +16,7 @@ pub const RELEASE: &str = "opsbox";
 /// CRDs the chart uses beyond the tier's own (Argo Rollouts, KEDA), from
 /// their Go modules (`go mod download`, cached like the tier's build):
 /// (module@version, CRD files inside it).
-pub const EXTRA_CRDS: [(&str, &[&str]); 4] = [
+pub const EXTRA_CRDS: [(&str, &[&str]); 5] = [
     (
         "github.com/prometheus-operator/prometheus-operator@v0.80.1",
         &[
@@ -32,6 +32,15 @@ pub const EXTRA_CRDS: [(&str, &[&str]); 4] = [
     (
         "github.com/kyverno/kyverno@v1.15.2",
         &["config/crds/kyverno/kyverno.io_clusterpolicies.yaml"],
+    ),
+    // The console's dependency outages on a cluster (no tagged module version: Chaos
+    // Mesh's v2 tags lack a /v2 module path, so a commit is pinned).
+    (
+        "github.com/chaos-mesh/chaos-mesh@v0.9.1-0.20260902003049-47411975a8cb",
+        &[
+            "config/crd/bases/chaos-mesh.org_podchaos.yaml",
+            "config/crd/bases/chaos-mesh.org_networkchaos.yaml",
+        ],
     ),
     (
         "github.com/argoproj/argo-cd/v3@v3.1.8",

@@ -179,6 +179,55 @@ fn drive(console: &Console) -> Result<()> {
     logs_show_a_pod_line(console)?;
     admin_calls_go_through_the_api_servers_proxies(console)?;
     autoscalers_show_in_the_status(console)?;
+    outages_are_chaos_mesh_objects_with_their_duration(console)?;
+    Ok(())
+}
+
+/// `stop` is a PodChaos pod-failure and `freeze` a NetworkChaos partition of the release's
+/// datastore pods, each with its duration (Chaos Mesh ends it; no Chaos Mesh controller
+/// runs here, so the objects are what is checked), listed by `chaos list`.
+fn outages_are_chaos_mesh_objects_with_their_duration(console: &Console) -> Result<()> {
+    let cluster = console.cluster;
+    console.ok(
+        User::Admin,
+        &["chaos", "outage", "postgres", "--for", "45s"],
+    )?;
+    console.ok(
+        User::Admin,
+        &[
+            "chaos", "outage", "redis", "--for", "1m", "--mode", "freeze",
+        ],
+    )?;
+    let ns = cluster.namespace();
+    let pod_chaos = cluster.json(User::Admin, &["get", "podchaos", "-n", ns])?;
+    let stop = &pod_chaos["items"][0]["spec"];
+    ensure!(
+        stop["action"] == "pod-failure"
+            && stop["duration"] == "45s"
+            && stop["selector"]["labelSelectors"]["app.kubernetes.io/component"] == "postgres",
+        "the PodChaos: {stop}"
+    );
+    let network_chaos = cluster.json(User::Admin, &["get", "networkchaos", "-n", ns])?;
+    let freeze = &network_chaos["items"][0]["spec"];
+    ensure!(
+        freeze["action"] == "partition"
+            && freeze["duration"] == "60s"
+            && freeze["selector"]["labelSelectors"]["app.kubernetes.io/component"] == "redis",
+        "the NetworkChaos: {freeze}"
+    );
+    let listed: Value =
+        serde_json::from_str(&console.ok(User::Admin, &["chaos", "list", "--json"])?)?;
+    let outages = listed["outages"].as_array().cloned().unwrap_or_default();
+    ensure!(
+        outages.len() == 2
+            && outages
+                .iter()
+                .any(|o| o["dependency"] == "postgres" && o["mode"] == "stop")
+            && outages
+                .iter()
+                .any(|o| o["dependency"] == "redis" && o["mode"] == "freeze"),
+        "chaos list: {listed}"
+    );
     Ok(())
 }
 

@@ -65,7 +65,9 @@ pub fn needed(verb: Verb) -> Option<Access> {
         // Through the API server's proxies: a PUT to each API pod, a POST to the Service.
         Verb::Fault => Access::new("update", "", "pods", "proxy"),
         Verb::Requeue => Access::new("create", "", "services", "proxy"),
-        Verb::Outage | Verb::BringUp => return None,
+        // `freeze` makes a NetworkChaos instead; one question stands for both.
+        Verb::Outage => Access::new("create", "chaos-mesh.org", "podchaos", ""),
+        Verb::BringUp => return None,
     })
 }
 
@@ -142,9 +144,6 @@ fn unsupported(verb: Verb) -> String {
         Verb::BringUp => {
             "opsbox does not install into a cluster: use helm (README, \"Install on a cluster\")"
                 .to_owned()
-        }
-        Verb::Outage => {
-            "dependency outages need Chaos Mesh, which this console does not drive yet".to_owned()
         }
         other => format!("{other} is not offered on a cluster"),
     }

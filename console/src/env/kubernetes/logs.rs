@@ -28,6 +28,12 @@ pub const TAIL_LINES: i64 = 200;
 /// Lines per batch sent to the reader.
 const BATCH_LINES: usize = 256;
 
+/// The workloads whose pods are followed.
+const LOGGED_WORKLOADS: [&str; 2] = ["api", "worker"];
+
+/// Pods asked for per workload and lookup: a few beyond the streams there may be.
+const STREAM_LIMIT: u32 = MAX_STREAMS as u32 * 2;
+
 /// How often new pods are looked for.
 const POD_LOOKUP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -47,41 +53,46 @@ pub fn stream(
                 _ = ticks.tick() => {}
             }
             let mut errors = Vec::new();
-            match pods::list(&cluster).await {
-                Ok(found) => {
-                    let mut held = followed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let mut skipped = 0;
-                    for pod in found
-                        .iter()
-                        .filter(|pod| request.wants(&pods::workload_of(pod)))
-                    {
-                        let name = pod.metadata.name.clone().unwrap_or_default();
-                        if held.contains(&name) {
-                            continue;
-                        }
-                        if held.len() >= MAX_STREAMS {
-                            skipped += 1;
-                            continue;
-                        }
-                        held.insert(name.clone());
-                        followers.spawn(follow(
-                            cluster.clone(),
-                            pod.clone(),
-                            request.follow,
-                            batches.clone(),
-                            followed.clone(),
-                            stop.clone(),
-                        ));
+            let mut found = Vec::new();
+            let mut more = 0;
+            for workload in LOGGED_WORKLOADS.into_iter().filter(|w| request.wants(w)) {
+                match pods::list_some(&cluster, workload, STREAM_LIMIT).await {
+                    Ok((pods, others)) => {
+                        found.extend(pods);
+                        more += others;
                     }
-                    if skipped > 0 {
-                        errors.push(format!(
-                            "{skipped} more pods not followed: at most {MAX_STREAMS} log streams at once (choose a workload with --app)"
-                        ));
-                    }
+                    Err(error) => errors.push(format!("{error:#}")),
                 }
-                Err(error) => errors.push(format!("{error:#}")),
+            }
+            {
+                let mut held = followed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut skipped = more;
+                for pod in &found {
+                    let name = pod.metadata.name.clone().unwrap_or_default();
+                    if held.contains(&name) {
+                        continue;
+                    }
+                    if held.len() >= MAX_STREAMS {
+                        skipped += 1;
+                        continue;
+                    }
+                    held.insert(name.clone());
+                    followers.spawn(follow(
+                        cluster.clone(),
+                        pod.clone(),
+                        request.follow,
+                        batches.clone(),
+                        followed.clone(),
+                        stop.clone(),
+                    ));
+                }
+                if skipped > 0 {
+                    errors.push(format!(
+                        "{skipped} more pods not followed: at most {MAX_STREAMS} log streams at once (choose a workload with --app)"
+                    ));
+                }
             }
             if !errors.is_empty()
                 && batches

@@ -7,6 +7,7 @@ mod access;
 mod actions;
 mod admin;
 mod argo;
+mod chaos_mesh;
 mod errors;
 mod events;
 mod faults;
@@ -85,6 +86,8 @@ struct Inner {
     records: Records,
     permissions: access::PermissionCache,
     identity: OnceCell<String>,
+    /// Whether the cluster has Chaos Mesh's CRDs, once asked.
+    chaos_mesh: std::sync::OnceLock<bool>,
     /// Faults this console set, until they end (the pods end them by themselves).
     faults: std::sync::Mutex<Vec<crate::chaos::FaultInjection>>,
 }
@@ -135,6 +138,7 @@ impl KubernetesEnvironment {
                 records,
                 permissions: access::PermissionCache::default(),
                 identity: OnceCell::new(),
+                chaos_mesh: std::sync::OnceLock::new(),
                 faults: std::sync::Mutex::default(),
             }),
         }
@@ -282,9 +286,12 @@ impl Environment for KubernetesEnvironment {
     }
 
     fn chaos_support(&self) -> ChaosSupport {
-        let outage = Support::Missing(
-            "dependency outages on a cluster need Chaos Mesh (PodChaos/NetworkChaos), which this console does not drive yet".to_owned(),
-        );
+        // Known once an outage was tried or the chaos list read; until then offered, and
+        // the outage itself says when Chaos Mesh is missing.
+        let outage = match self.inner.chaos_mesh.get() {
+            Some(false) => Support::Missing(chaos_mesh::MISSING.to_owned()),
+            _ => Support::Available,
+        };
         ChaosSupport {
             kill: Support::Available,
             postgres_outage: outage.clone(),
@@ -395,20 +402,24 @@ impl Environment for KubernetesEnvironment {
 
     async fn chaos_status(&self) -> anyhow::Result<ChaosStatus> {
         // Pod kills leave nothing running; the faults this console set end by themselves.
-        let mut injected = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
-        injected.retain(|fault| fault.ends_at > Utc::now());
+        let faults = {
+            let mut injected = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+            injected.retain(|fault| fault.ends_at > Utc::now());
+            injected.clone()
+        };
+        let cluster = self.cluster().await?;
         Ok(ChaosStatus {
-            faults: injected.clone(),
+            outages: chaos_mesh::active(cluster).await?,
+            faults,
             ..ChaosStatus::default()
         })
     }
 
-    async fn outage(&self, _request: &OutageRequest) -> anyhow::Result<Outage> {
-        let support = self.chaos_support();
-        Err(anyhow::anyhow!(
-            "{}",
-            support.postgres_outage.check().err().unwrap_or_default()
-        ))
+    async fn outage(&self, request: &OutageRequest) -> anyhow::Result<Outage> {
+        let cluster = self.cluster().await?;
+        let installed = chaos_mesh::installed(cluster).await?;
+        let _ = self.inner.chaos_mesh.set(installed);
+        chaos_mesh::start(cluster, request).await
     }
 
     async fn fault(&self, request: &FaultRequest) -> anyhow::Result<FaultReport> {

@@ -47,6 +47,36 @@ pub async fn list(cluster: &Cluster) -> anyhow::Result<Vec<Pod>> {
     Ok(pods)
 }
 
+/// Up to `limit` pods of one workload, and how many more the API server says there are:
+/// what the log follower needs, without listing a namespace of thousands each time.
+pub async fn list_some(
+    cluster: &Cluster,
+    workload: &str,
+    limit: u32,
+) -> anyhow::Result<(Vec<Pod>, u64)> {
+    let selector = format!("app.kubernetes.io/name=opsbox,app.kubernetes.io/component={workload}");
+    let page = within(
+        "list pods",
+        &cluster.server,
+        api(cluster).list(&ListParams::default().labels(&selector).limit(limit)),
+    )
+    .await?;
+    let more = page.metadata.remaining_item_count.unwrap_or(0);
+    Ok((page.items, u64::try_from(more).unwrap_or(0)))
+}
+
+/// The release's pods of one component (`postgres`, `redis`).
+pub async fn list_component(cluster: &Cluster, component: &str) -> anyhow::Result<Vec<Pod>> {
+    let selector = format!("app.kubernetes.io/name=opsbox,app.kubernetes.io/component={component}");
+    Ok(within(
+        "list pods",
+        &cluster.server,
+        api(cluster).list(&ListParams::default().labels(&selector)),
+    )
+    .await?
+    .items)
+}
+
 fn label<'a>(pod: &'a Pod, key: &str) -> Option<&'a str> {
     pod.metadata.labels.as_ref()?.get(key).map(String::as_str)
 }

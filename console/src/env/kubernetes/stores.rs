@@ -29,6 +29,9 @@ use super::{errors, scalers, Cluster};
 /// a namespace that large needs a narrower selector, not a bigger cache.
 pub const MAX_PODS: usize = 20_000;
 
+/// Objects per page of a watch's (re-)list.
+const LIST_PAGE: u32 = 2_000;
+
 /// What the watches have to say: which kinds are failing, and a signal on any change.
 #[derive(Clone, Default)]
 pub struct WatchHealth {
@@ -302,10 +305,15 @@ where
 {
     let writer = reflector::store::Writer::new(dyntype);
     let reader = writer.as_reader();
+    // From the API server's watch cache (not a quorum read of etcd per page), in pages
+    // large enough that thousands of pods are a few requests.
+    let config = watcher::Config::default()
+        .any_semantic()
+        .page_size(LIST_PAGE);
     let config = if selector.is_empty() {
-        watcher::Config::default()
+        config
     } else {
-        watcher::Config::default().labels(selector)
+        config.labels(selector)
     };
     let mut events = reflector::reflector(
         writer,

@@ -2,7 +2,8 @@
 //! a pod, ReplicaSet, Deployment, Rollout or AnalysisRun of the release changes (at most
 //! one per second, the changes in between coalesce), and at least every `every` so ages
 //! stay current. A failing watch becomes part of the reading, so the panel shows it and
-//! never freezes; until the stores are complete, readings come from plain lists.
+//! never freezes; until the stores are complete (or when a watch fails first),
+//! readings come from plain lists.
 
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ const READINGS: usize = 4;
 const COALESCE: Duration = Duration::from_secs(1);
 
 /// How long the first reading waits for the stores before it lists instead.
-const FIRST_LIST: Duration = Duration::from_secs(3);
+const FIRST_LIST: Duration = Duration::from_secs(10);
 
 pub fn status_readings(
     environment: KubernetesEnvironment,
@@ -36,8 +37,16 @@ pub fn status_readings(
             Err(_) => None,
         };
         if let Some(stores) = &stores {
+            // A failing watch makes the first reading a list at once, which explains the
+            // failure; a slow one is waited for, since a list would only add to the load.
+            let failing = async {
+                while health.error().is_none() {
+                    health.changed().await;
+                }
+            };
             tokio::select! {
                 () = stores.ready() => {}
+                () = failing => {}
                 () = tokio::time::sleep(FIRST_LIST) => {}
                 () = stop.cancelled() => {}
             }

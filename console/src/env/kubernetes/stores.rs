@@ -127,6 +127,7 @@ impl ReleaseStores {
                 "pods",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
+                trim_pod,
                 WORKLOAD_SELECTOR,
                 Some(MAX_PODS),
                 health,
@@ -136,6 +137,7 @@ impl ReleaseStores {
                 "replicasets",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
+                keep_all,
                 API_SELECTOR,
                 None,
                 health,
@@ -145,6 +147,7 @@ impl ReleaseStores {
                 "deployments",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
+                keep_all,
                 API_SELECTOR,
                 None,
                 health,
@@ -155,6 +158,7 @@ impl ReleaseStores {
                     "rollouts",
                     namespaced(argo::rollout_resource()),
                     argo::rollout_resource(),
+                    keep_all,
                     API_SELECTOR,
                     None,
                     health,
@@ -166,6 +170,7 @@ impl ReleaseStores {
                     "analysisruns",
                     namespaced(argo::analysis_run_resource()),
                     argo::analysis_run_resource(),
+                    keep_all,
                     "",
                     None,
                     health,
@@ -176,6 +181,7 @@ impl ReleaseStores {
                 "horizontalpodautoscalers",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
+                keep_all,
                 "",
                 None,
                 health,
@@ -186,6 +192,7 @@ impl ReleaseStores {
                     "scaledobjects",
                     namespaced(scalers::scaled_object_resource()),
                     scalers::scaled_object_resource(),
+                    keep_all,
                     scalers::RELEASE_SELECTOR,
                     None,
                     health,
@@ -257,6 +264,36 @@ impl ReleaseStores {
     }
 }
 
+fn keep_all<K>(_: &mut K) {}
+
+/// A pod as the Instances view needs it: names, labels, times, the containers' names
+/// and images and ports, and the status. The rest (volumes, env, probes, tolerations)
+/// is most of a pod's bytes, and thousands of pods are kept.
+fn trim_pod(pod: &mut Pod) {
+    pod.metadata.annotations = None;
+    pod.metadata.owner_references = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.volumes = None;
+        spec.tolerations = None;
+        spec.affinity = None;
+        spec.init_containers = None;
+        spec.security_context = None;
+        spec.topology_spread_constraints = None;
+        for container in &mut spec.containers {
+            container.env = None;
+            container.env_from = None;
+            container.volume_mounts = None;
+            container.resources = None;
+            container.liveness_probe = None;
+            container.readiness_probe = None;
+            container.startup_probe = None;
+            container.security_context = None;
+            container.command = None;
+            container.args = None;
+        }
+    }
+}
+
 fn owned<K>(store: &Store<K>) -> Vec<K>
 where
     K: Resource + Clone + 'static,
@@ -294,6 +331,7 @@ pub(super) fn watch<K>(
     kind: &'static str,
     api: Api<K>,
     dyntype: K::DynamicType,
+    trim: fn(&mut K),
     selector: &str,
     cap: Option<usize>,
     health: &WatchHealth,
@@ -317,13 +355,16 @@ where
     };
     let mut events = reflector::reflector(
         writer,
-        watcher(api, config).default_backoff().modify(|object| {
-            // Nothing the console shows, and most of an object's bytes.
-            object.managed_fields_mut().clear();
-            object
-                .annotations_mut()
-                .remove("kubectl.kubernetes.io/last-applied-configuration");
-        }),
+        watcher(api, config)
+            .default_backoff()
+            .modify(move |object| {
+                // Nothing the console shows, and most of an object's bytes.
+                object.managed_fields_mut().clear();
+                object
+                    .annotations_mut()
+                    .remove("kubectl.kubernetes.io/last-applied-configuration");
+                trim(object);
+            }),
     )
     .boxed();
     let store = reader.clone();

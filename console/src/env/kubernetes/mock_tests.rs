@@ -447,7 +447,11 @@ async fn a_pod_watch_past_its_cap_stops_and_says_why() {
     let health = WatchHealth::default();
     let stop = CancellationToken::new();
     let selector = super::workload::WORKLOAD_SELECTOR;
-    let _store = stores::watch("pods", pods, (), |_| {}, selector, Some(2), &health, &stop);
+    let keep = stores::Keep {
+        trim: |_| {},
+        cap: Some(2),
+    };
+    let _store = stores::watch("pods", pods, (), selector, keep, &health, &stop);
 
     let (request, send) = handle.next_request().await.expect("the first list");
     let query = request.uri().query().unwrap_or_default().to_owned();

@@ -127,9 +127,11 @@ impl ReleaseStores {
                 "pods",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                trim_pod,
                 WORKLOAD_SELECTOR,
-                Some(MAX_PODS),
+                Keep {
+                    trim: trim_pod,
+                    cap: Some(MAX_PODS),
+                },
                 health,
                 stop,
             ),
@@ -137,9 +139,8 @@ impl ReleaseStores {
                 "replicasets",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                keep_all,
                 API_SELECTOR,
-                None,
+                Keep::everything(),
                 health,
                 stop,
             ),
@@ -147,9 +148,8 @@ impl ReleaseStores {
                 "deployments",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                keep_all,
                 API_SELECTOR,
-                None,
+                Keep::everything(),
                 health,
                 stop,
             ),
@@ -158,9 +158,8 @@ impl ReleaseStores {
                     "rollouts",
                     namespaced(argo::rollout_resource()),
                     argo::rollout_resource(),
-                    keep_all,
                     API_SELECTOR,
-                    None,
+                    Keep::everything(),
                     health,
                     stop,
                 )
@@ -170,9 +169,8 @@ impl ReleaseStores {
                     "analysisruns",
                     namespaced(argo::analysis_run_resource()),
                     argo::analysis_run_resource(),
-                    keep_all,
                     "",
-                    None,
+                    Keep::everything(),
                     health,
                     stop,
                 )
@@ -181,9 +179,8 @@ impl ReleaseStores {
                 "horizontalpodautoscalers",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                keep_all,
                 "",
-                None,
+                Keep::everything(),
                 health,
                 stop,
             ),
@@ -192,9 +189,8 @@ impl ReleaseStores {
                     "scaledobjects",
                     namespaced(scalers::scaled_object_resource()),
                     scalers::scaled_object_resource(),
-                    keep_all,
                     scalers::RELEASE_SELECTOR,
-                    None,
+                    Keep::everything(),
                     health,
                     stop,
                 )
@@ -325,15 +321,29 @@ async fn installed(api: Api<DynamicObject>) -> bool {
     )
 }
 
-/// One kind's watch into a store, with its health reported under `kind`. With a `cap`,
-/// a list or a store larger than it stops the watch.
+/// What a store keeps of its kind: objects trimmed by `trim`, and at most `cap` of them
+/// (a list or a store larger than it stops the watch).
+pub(super) struct Keep<K> {
+    pub trim: fn(&mut K),
+    pub cap: Option<usize>,
+}
+
+impl<K> Keep<K> {
+    fn everything() -> Self {
+        Self {
+            trim: keep_all,
+            cap: None,
+        }
+    }
+}
+
+/// One kind's watch into a store, with its health reported under `kind`.
 pub(super) fn watch<K>(
     kind: &'static str,
     api: Api<K>,
     dyntype: K::DynamicType,
-    trim: fn(&mut K),
     selector: &str,
-    cap: Option<usize>,
+    keep: Keep<K>,
     health: &WatchHealth,
     stop: &CancellationToken,
 ) -> Store<K>
@@ -363,7 +373,7 @@ where
                 object
                     .annotations_mut()
                     .remove("kubectl.kubernetes.io/last-applied-configuration");
-                trim(object);
+                (keep.trim)(object);
             }),
     )
     .boxed();
@@ -385,7 +395,7 @@ where
                         watcher::Event::InitApply(_) => listed += 1,
                         _ => {}
                     }
-                    if let Some(cap) = cap.filter(|cap| listed.max(store.len()) > *cap) {
+                    if let Some(cap) = keep.cap.filter(|cap| listed.max(store.len()) > *cap) {
                         health.cap(kind, cap);
                         return;
                     }

@@ -451,7 +451,8 @@ async fn a_pod_watch_past_its_cap_stops_and_says_why() {
         trim: |_| {},
         cap: Some(2),
     };
-    let _store = stores::watch("pods", pods, (), selector, keep, &health, &stop);
+    let select = stores::Select::Labels(selector);
+    let _store = stores::watch("pods", pods, (), select, keep, &health, &stop);
 
     let (request, send) = handle.next_request().await.expect("the first list");
     let query = request.uri().query().unwrap_or_default().to_owned();

@@ -20,6 +20,7 @@ mod mock_admin_tests;
 mod mock_tests;
 mod patches;
 mod pods;
+mod rollout_events;
 mod rollout_info;
 mod scalers;
 mod snapshot;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use chrono::Utc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::DynamicObject;
 
 use super::argo::AnalysisRun;
 use super::argo::Rollout;
-use super::{pods, rollout_info, scalers, time, workload, Cluster};
+use super::{pods, rollout_events, rollout_info, scalers, time, workload, Cluster};
 use crate::model::{EnvironmentPhase, EnvironmentStatus};
 
 /// Pods are shared with the watch store (thousands of them are never copied); the other
@@ -26,21 +26,32 @@ pub struct Snapshot {
     pub pods: Vec<Arc<Pod>>,
     pub autoscalers: Vec<HorizontalPodAutoscaler>,
     pub scaled_objects: Vec<DynamicObject>,
+    /// Events on Rollouts: their history.
+    pub events: Vec<Arc<Event>>,
 }
 
 impl Snapshot {
     /// One list request per kind.
     pub async fn list(cluster: &Cluster) -> anyhow::Result<Self> {
-        let (rollouts, deployments, replica_sets, analysis_runs, pods, autoscalers, scaled_objects) =
-            tokio::try_join!(
-                workload::list_rollouts(cluster),
-                workload::list_deployments(cluster),
-                workload::replica_sets(cluster),
-                workload::analysis_runs(cluster),
-                pods::list(cluster),
-                scalers::list_autoscalers(cluster),
-                scalers::list_scaled_objects(cluster),
-            )?;
+        let (
+            rollouts,
+            deployments,
+            replica_sets,
+            analysis_runs,
+            pods,
+            autoscalers,
+            scaled_objects,
+            events,
+        ) = tokio::try_join!(
+            workload::list_rollouts(cluster),
+            workload::list_deployments(cluster),
+            workload::replica_sets(cluster),
+            workload::analysis_runs(cluster),
+            pods::list(cluster),
+            scalers::list_autoscalers(cluster),
+            scalers::list_scaled_objects(cluster),
+            rollout_events::list(cluster),
+        )?;
         Ok(Self {
             rollouts,
             deployments,
@@ -49,6 +60,7 @@ impl Snapshot {
             pods: pods.into_iter().map(Arc::new).collect(),
             autoscalers,
             scaled_objects,
+            events: events.into_iter().map(Arc::new).collect(),
         })
     }
 
@@ -61,7 +73,18 @@ impl Snapshot {
         let found = workload::choose(cluster, self.rollouts, self.deployments)?;
         let (rollout, hashes) = match &found {
             workload::ApiWorkload::Rollout(rollout) => (
-                rollout_info::rollout_status(rollout, &self.replica_sets, &self.analysis_runs, now),
+                crate::model::RolloutStatus {
+                    events: rollout_events::history(
+                        self.events.iter().map(AsRef::as_ref),
+                        rollout.name(),
+                    ),
+                    ..rollout_info::rollout_status(
+                        rollout,
+                        &self.replica_sets,
+                        &self.analysis_runs,
+                        now,
+                    )
+                },
                 pods::Hashes {
                     stable: rollout.status.stable_rs.clone(),
                     canary: rollout.status.current_pod_hash.clone(),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{DynamicObject, ListParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -23,11 +23,14 @@ use tokio_util::sync::CancellationToken;
 use super::argo::{self, AnalysisRun, Rollout};
 use super::snapshot::Snapshot;
 use super::workload::{self, API_SELECTOR, WORKLOAD_SELECTOR};
-use super::{errors, scalers, Cluster};
+use super::{errors, rollout_events, scalers, Cluster};
 
 /// The most pods the console keeps. Past it the pod watch stops and the panel says why:
 /// a namespace that large needs a narrower selector, not a bigger cache.
 pub const MAX_PODS: usize = 20_000;
+
+/// Events on Rollouts kept (they expire after an hour by default).
+const MAX_EVENTS: usize = 5_000;
 
 /// Objects per page of a watch's (re-)list.
 const LIST_PAGE: u32 = 2_000;
@@ -107,6 +110,7 @@ pub struct ReleaseStores {
     autoscalers: Store<HorizontalPodAutoscaler>,
     /// `None` when KEDA's CRDs are not installed.
     scaled_objects: Option<Store<DynamicObject>>,
+    events: Store<Event>,
 }
 
 impl ReleaseStores {
@@ -127,7 +131,7 @@ impl ReleaseStores {
                 "pods",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                WORKLOAD_SELECTOR,
+                Select::Labels(WORKLOAD_SELECTOR),
                 Keep {
                     trim: trim_pod,
                     cap: Some(MAX_PODS),
@@ -139,7 +143,7 @@ impl ReleaseStores {
                 "replicasets",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                API_SELECTOR,
+                Select::Labels(API_SELECTOR),
                 Keep::everything(),
                 health,
                 stop,
@@ -148,7 +152,7 @@ impl ReleaseStores {
                 "deployments",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                API_SELECTOR,
+                Select::Labels(API_SELECTOR),
                 Keep::everything(),
                 health,
                 stop,
@@ -158,7 +162,7 @@ impl ReleaseStores {
                     "rollouts",
                     namespaced(argo::rollout_resource()),
                     argo::rollout_resource(),
-                    API_SELECTOR,
+                    Select::Labels(API_SELECTOR),
                     Keep::everything(),
                     health,
                     stop,
@@ -169,7 +173,7 @@ impl ReleaseStores {
                     "analysisruns",
                     namespaced(argo::analysis_run_resource()),
                     argo::analysis_run_resource(),
-                    "",
+                    Select::All,
                     Keep::everything(),
                     health,
                     stop,
@@ -179,8 +183,20 @@ impl ReleaseStores {
                 "horizontalpodautoscalers",
                 Api::namespaced(cluster.client.clone(), &cluster.namespace),
                 (),
-                "",
+                Select::All,
                 Keep::everything(),
+                health,
+                stop,
+            ),
+            events: watch(
+                "events",
+                Api::namespaced(cluster.client.clone(), &cluster.namespace),
+                (),
+                Select::Fields(rollout_events::ON_ROLLOUTS),
+                Keep {
+                    trim: keep_all,
+                    cap: Some(MAX_EVENTS),
+                },
                 health,
                 stop,
             ),
@@ -189,7 +205,7 @@ impl ReleaseStores {
                     "scaledobjects",
                     namespaced(scalers::scaled_object_resource()),
                     scalers::scaled_object_resource(),
-                    scalers::RELEASE_SELECTOR,
+                    Select::Labels(scalers::RELEASE_SELECTOR),
                     Keep::everything(),
                     health,
                     stop,
@@ -207,6 +223,7 @@ impl ReleaseStores {
             && ready(self.rollouts.as_ref().map(is_ready))
             && ready(self.analysis_runs.as_ref().map(is_ready))
             && ready(Some(is_ready(&self.autoscalers)))
+            && ready(Some(is_ready(&self.events)))
             && ready(self.scaled_objects.as_ref().map(is_ready))
     }
 
@@ -221,6 +238,7 @@ impl ReleaseStores {
             let _ = runs.wait_until_ready().await;
         }
         let _ = self.autoscalers.wait_until_ready().await;
+        let _ = self.events.wait_until_ready().await;
         if let Some(objects) = &self.scaled_objects {
             let _ = objects.wait_until_ready().await;
         }
@@ -256,6 +274,7 @@ impl ReleaseStores {
             pods,
             autoscalers: owned(&self.autoscalers),
             scaled_objects: self.scaled_objects.as_ref().map(owned).unwrap_or_default(),
+            events: self.events.state(),
         })
     }
 }
@@ -321,6 +340,13 @@ async fn installed(api: Api<DynamicObject>) -> bool {
     )
 }
 
+/// Which objects of a kind a watch asks for.
+pub(super) enum Select<'a> {
+    All,
+    Labels(&'a str),
+    Fields(&'a str),
+}
+
 /// What a store keeps of its kind: objects trimmed by `trim`, and at most `cap` of them
 /// (a list or a store larger than it stops the watch).
 pub(super) struct Keep<K> {
@@ -342,7 +368,7 @@ pub(super) fn watch<K>(
     kind: &'static str,
     api: Api<K>,
     dyntype: K::DynamicType,
-    selector: &str,
+    select: Select<'_>,
     keep: Keep<K>,
     health: &WatchHealth,
     stop: &CancellationToken,
@@ -358,10 +384,10 @@ where
     let config = watcher::Config::default()
         .any_semantic()
         .page_size(LIST_PAGE);
-    let config = if selector.is_empty() {
-        config
-    } else {
-        config.labels(selector)
+    let config = match select {
+        Select::All => config,
+        Select::Labels(selector) => config.labels(selector),
+        Select::Fields(selector) => config.fields(selector),
     };
     let mut events = reflector::reflector(
         writer,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod drill;
 pub mod durations;
 pub mod env;
+pub mod gate;
 pub mod load;
 pub mod model;
 pub mod operations;

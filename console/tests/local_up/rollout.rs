@@ -241,6 +241,14 @@ async fn a_clean_rollout_promoted_step_by_step_becomes_stable_and_undo_brings_v1
     .await;
     let names: Vec<&str> = undone.revisions.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["v1", "v2"]);
+    // The daemon records each new stable revision (written before the status shows it):
+    // the delivery metrics' canary-to-full and time to restore end there.
+    let completions: Vec<String> = audit_lines(env.root())
+        .iter()
+        .filter(|line| line["action"] == "rollout.complete")
+        .map(|line| line["target"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(completions, ["v2", "v1"]);
     until("v1 on every stable instance", DEADLINE, || async {
         let status = env.status().await;
         (instances(&status, "canary").count() == 0

@@ -178,7 +178,8 @@ impl KubernetesEnvironment {
         let Ok(cluster) = self.cluster().await else {
             return;
         };
-        let involved = if action.starts_with("rollout.") {
+        // A gate decision is about the next release of the API: it goes on its Rollout.
+        let involved = if action.starts_with("rollout.") || action == "release.gate" {
             match workload::find(cluster).await {
                 Ok(workload::ApiWorkload::Rollout(rollout)) => events::Involved {
                     api_version: "argoproj.io/v1alpha1".to_owned(),

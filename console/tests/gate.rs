@@ -326,3 +326,27 @@ async fn a_missing_change_field_is_a_usage_error_and_records_nothing() {
     assert!(stderr.contains("--rollback-plan"), "{stderr}");
     assert!(env.audit_lines().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_runs_the_repositorys_pipeline_and_its_exit_status_decides() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = FakeEnvironment::answering(report(AlertLevel::None, 0.4)).await;
+    for (exit, expected_status, expected_code) in [(0, "pass", 0), (1, "fail", NO_GO)] {
+        // A stand-in for scripts/pipeline_local.sh, committed like the real one: its
+        // output must reach stderr, never the JSON on stdout.
+        let script = format!("#!/bin/sh\necho 'stage lint ok'\nexit {exit}\n");
+        let candidate = Candidate::new(&[]);
+        let repo = candidate.dir.path().join("repo");
+        std::fs::create_dir(repo.join("scripts")).expect("scripts dir");
+        let path = repo.join("scripts/pipeline_local.sh");
+        std::fs::write(&path, script).expect("script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "pipeline"]);
+        let (output, record) =
+            gate(&env, &candidate, &[&GO_BY_BEA[..], &["--local"]].concat()).await;
+        assert_eq!(output.status.code(), Some(expected_code), "{record:#}");
+        assert_eq!(check_status(&record, "ci"), expected_status, "{record:#}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("stage lint ok"));
+    }
+}

@@ -4,6 +4,8 @@
 //! CLI, the console and the daemon (automatic aborts) can all append to the same file
 //! without interleaving. Reading keeps only the newest [`MAX_ENTRIES_READ`] lines.
 
+pub mod metrics;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

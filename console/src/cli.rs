@@ -14,6 +14,7 @@ mod chaos;
 mod console;
 mod deploy;
 mod drill;
+mod gate;
 mod image;
 mod load;
 mod local;
@@ -58,8 +59,12 @@ pub enum Command {
     /// Canary rollouts of the API: start, status, promote, abort, retry, undo.
     #[command(subcommand)]
     Rollout(rollout::RolloutCommand),
-    /// List the audit log: every mutating operation, who, when, and its outcome.
+    /// List the audit log: every mutating operation, who, when, and its outcome; or
+    /// `--metrics`, the delivery metrics computed from it.
     Audit(audit::AuditArgs),
+    /// The pre-deployment gate: SLOs, CI, secrets scan and SBOM delta, then an
+    /// approver's go/no-go, recorded in the audit log. Exit 0 go, 4 no-go, 2 usage.
+    Gate(gate::GateArgs),
     /// Stop the local environment; no process of it survives.
     Down,
     /// Send bounded synthetic traffic to the task API and report what came back.
@@ -151,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(&env.connect()?, &args),
         Command::Rollout(command) => rollout::run(&env.connect()?, &command),
         Command::Audit(args) => audit::run(&env.open(false)?, &args),
+        Command::Gate(args) => gate::run(env, &args),
         Command::Down => local::down(&env.local_state_dir()?),
         Command::Chaos(command) => chaos::run(env, &command),
         Command::Drill(command) => drill::run(env, &command),

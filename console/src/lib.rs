@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod drill;
 pub mod durations;
 pub mod env;
+pub mod gate;
 pub mod load;
 pub mod model;
 pub mod operations;

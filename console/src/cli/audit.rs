@@ -1,11 +1,15 @@
-//! `opsbox audit`: who did what to the environment, when, and how it ended.
+//! `opsbox audit`: who did what to the environment, when, and how it ended; with
+//! `--metrics`, the delivery metrics computed from it.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use clap::Args;
 
 use crate::audit::{AuditEntry, Outcome, MAX_ENTRIES_READ};
 use crate::env::{AnyEnvironment, Environment};
+
+mod metrics;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -15,10 +19,31 @@ pub struct AuditArgs {
     /// Show only the newest N entries.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=MAX_ENTRIES_READ as u64))]
     pub limit: u64,
+    /// Delivery metrics over the period instead of the entries: deployment frequency,
+    /// change failure rate, time to restore, canary to full, rollbacks.
+    #[arg(long, conflicts_with = "limit")]
+    pub metrics: bool,
+    /// The period of `--metrics`, up to now (e.g. 7d, 30d, 12h).
+    #[arg(long, default_value = "30d", value_parser = parse_period, requires = "metrics")]
+    pub since: Duration,
+}
+
+/// A period above zero.
+fn parse_period(text: &str) -> Result<Duration, String> {
+    let period = opsbox_common::duration::parse(text)?;
+    if period.is_zero() {
+        return Err("the period must be longer than 0, e.g. 30d".to_owned());
+    }
+    chrono::Duration::from_std(period)
+        .map_err(|_| "the period is too long".to_owned())
+        .map(|_| period)
 }
 
 pub fn run(environment: &AnyEnvironment, args: &AuditArgs) -> anyhow::Result<()> {
     let log = environment.records().audit_log();
+    if args.metrics {
+        return metrics::run(&log, args.since, args.json);
+    }
     let limit = usize::try_from(args.limit).unwrap_or(MAX_ENTRIES_READ);
     let read = log.read_recent(limit)?;
     if args.json {

@@ -241,6 +241,29 @@ async fn a_clean_rollout_promoted_step_by_step_becomes_stable_and_undo_brings_v1
     .await;
     let names: Vec<&str> = undone.revisions.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["v1", "v2"]);
+    // The daemon records each new stable revision (written before the status shows it):
+    // the delivery metrics' canary-to-full and time to restore end there.
+    let completions: Vec<String> = audit_lines(env.root())
+        .iter()
+        .filter(|line| line["action"] == "rollout.complete")
+        .map(|line| line["target"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(completions, ["v2", "v1"]);
+    // The delivery metrics of that log: one rollout, which reached full and was undone.
+    let output = env.opsbox(&["audit", "--metrics", "--json"]).await;
+    assert_success("audit --metrics --json", &output);
+    let metrics: Value = serde_json::from_slice(&output.stdout).expect("metrics JSON");
+    for (field, expected) in [
+        ("rollouts_started", 1),
+        ("deployments", 1),
+        ("canary_to_full_count", 1),
+        ("failed_rollouts", 1),
+        ("rollbacks", 1),
+        ("restores", 1),
+    ] {
+        assert_eq!(metrics[field], expected, "{field}: {metrics:#}");
+    }
+    assert_eq!(metrics["change_failure_rate"], 1.0, "{metrics:#}");
     until("v1 on every stable instance", DEADLINE, || async {
         let status = env.status().await;
         (instances(&status, "canary").count() == 0

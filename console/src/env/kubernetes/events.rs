@@ -107,5 +107,6 @@ mod tests {
         assert_eq!(reason("rollout.start"), "OpsboxStart");
         assert_eq!(reason("instance.restart"), "OpsboxRestart");
         assert_eq!(reason("queue.requeue-all"), "OpsboxRequeueAll");
+        assert_eq!(reason("release.gate"), "OpsboxGate");
     }
 }

@@ -202,7 +202,7 @@ impl KubernetesEnvironment {
         let Ok(cluster) = self.cluster().await else {
             return;
         };
-        // A release (a deploy changes the Rollout's template) is about the API's Rollout.
+        // Releases (a deploy, a gate's decision) are about the API's Rollout.
         let involved = if action.starts_with("rollout.") || action.starts_with("release.") {
             match workload::find(cluster).await {
                 Ok(workload::ApiWorkload::Rollout(rollout)) => events::Involved {

@@ -1,5 +1,5 @@
 //! The Audit view: who did what, when, to what, with what outcome; newest first, the
-//! selected entry's parameters and error text below.
+//! selected entry's parameters and error text below; the delivery metrics on top.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,7 +13,11 @@ use super::theme::Theme;
 use super::view::{Binding, View, ViewOutcome};
 use super::widgets::list::ListCursor;
 use super::widgets::panel;
+use crate::audit::metrics::{self, percent_or_no_data, seconds_or_no_data};
 use crate::audit::{AuditEntry, Outcome};
+
+/// The period of the metrics line: the default of `opsbox audit --metrics`.
+const METRICS_DAYS: i64 = 30;
 
 const BINDINGS: &[Binding] = &[
     Binding {
@@ -65,6 +69,34 @@ fn outcome_span(outcome: &Outcome, theme: Theme) -> Span<'static> {
         Outcome::Ok => Span::styled("ok", theme.good()),
         Outcome::Error(_) => Span::styled("error", theme.bad()),
     }
+}
+
+/// One line of delivery metrics over the entries read (`opsbox audit --metrics` has the
+/// details and what they are based on).
+fn metrics_line(
+    entries: &[AuditEntry],
+    now: chrono::DateTime<chrono::Utc>,
+    theme: Theme,
+) -> Line<'static> {
+    let metrics = metrics::compute(entries, now - chrono::Duration::days(METRICS_DAYS), now);
+    let failure_rate = match metrics.change_failure_rate {
+        Some(_) => format!(
+            "{} of {}",
+            percent_or_no_data(metrics.change_failure_rate),
+            metrics.rollouts_started
+        ),
+        None => percent_or_no_data(None),
+    };
+    Line::from(Span::styled(
+        format!(
+            "{METRICS_DAYS}d: {} deploys, CFR {failure_rate}, MTTR {}, canary→full {}, {} rollbacks",
+            metrics.deployments,
+            seconds_or_no_data(metrics.mean_time_to_restore_secs),
+            seconds_or_no_data(metrics.mean_canary_to_full_secs),
+            metrics.rollbacks
+        ),
+        theme.dim(),
+    ))
 }
 
 fn detail(entry: &AuditEntry, theme: Theme) -> Vec<Line<'static>> {
@@ -129,6 +161,12 @@ impl View for AuditView {
             panel::render_missing(frame, inner, &store.audit, "reading the audit log…", theme);
             return;
         };
+        let [metrics_area, inner] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+        frame.render_widget(
+            Paragraph::new(metrics_line(entries, store.now, theme)),
+            metrics_area,
+        );
         let shown = self.shown(entries);
         if shown.is_empty() {
             let why = if self.only_errors {

@@ -54,3 +54,21 @@ fn audit_keys_move_and_filter_to_failures() {
         ViewOutcome::Ignored
     );
 }
+
+#[test]
+fn audit_shows_the_delivery_metrics_of_the_log() {
+    let mut view = AuditView::new(normal_store());
+    let screen = render(&mut view, 100, 12);
+    assert!(
+        screen.contains(
+            "30d: 0 deploys, CFR 0.0% of 1, MTTR no data, canary→full no data, 0 rollbacks"
+        ),
+        "{screen}"
+    );
+    let mut view = AuditView::new(empty_store());
+    let screen = render(&mut view, 100, 12);
+    assert!(
+        screen.contains("30d: 0 deploys, CFR no data, MTTR no data"),
+        "{screen}"
+    );
+}

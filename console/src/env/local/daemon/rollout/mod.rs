@@ -169,11 +169,15 @@ impl Driver {
                 Event::Finished(finished) => {
                     work = None;
                     let was_aborted = self.machine.status().aborted;
+                    let stable_before = self.machine.status().stable_revision.clone();
                     if let Some(next) = self.machine.finished(finished, Utc::now()) {
                         work = Some(self.start(next));
                     }
                     if !was_aborted && self.machine.status().aborted {
                         self.audit_automatic_abort();
+                    }
+                    if self.machine.status().stable_revision != stable_before {
+                        self.audit_completion(&stable_before);
                     }
                     self.save();
                 }
@@ -203,16 +207,34 @@ impl Driver {
     /// The daemon decided this one itself; the audit log says so.
     fn audit_automatic_abort(&self) {
         let status = self.machine.status();
+        self.audit_by_daemon(
+            "rollout.abort",
+            status.canary_revision.clone().unwrap_or_default(),
+            serde_json::json!({ "automatic": true }),
+        );
+        tracing::warn!(message = ?status.message, "rollout aborted automatically");
+    }
+
+    /// A new stable revision (a rollout reached full, or an undo ended): the moment the
+    /// delivery metrics measure canary-to-full and time to restore by.
+    fn audit_completion(&self, previous: &str) {
+        self.audit_by_daemon(
+            "rollout.complete",
+            self.machine.status().stable_revision.clone(),
+            serde_json::json!({ "automatic": true, "previous": previous }),
+        );
+    }
+
+    fn audit_by_daemon(&self, action: &str, target: String, parameters: serde_json::Value) {
         self.audit.record(&AuditEntry {
             time: Utc::now(),
             user: "opsbox".to_owned(),
             environment: "local".to_owned(),
-            action: "rollout.abort".to_owned(),
-            target: status.canary_revision.clone().unwrap_or_default(),
-            parameters: serde_json::json!({ "automatic": true }),
+            action: action.to_owned(),
+            target,
+            parameters,
             outcome: Outcome::Ok,
         });
-        tracing::warn!(message = ?status.message, "rollout aborted automatically");
     }
 
     fn save(&self) {

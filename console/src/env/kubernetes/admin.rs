@@ -24,6 +24,8 @@ const TOKEN_VARIABLE: &str = "OPSBOX_ADMIN_TOKEN";
 /// The API server's proxy removes `Authorization` once it has authenticated the
 /// operator; the API reads the token from this header instead.
 const TOKEN_HEADER: &str = "X-OpsBox-Admin-Token";
+/// How long a found route (Service and token) is used before it is found again.
+pub const ROUTE_TTL: Duration = Duration::from_secs(60);
 /// A requeue may take the API 30 s; the proxy call waits a little longer.
 const SLOW_CALL: Duration = Duration::from_secs(35);
 

@@ -87,6 +87,8 @@ struct Inner {
     records: Records,
     permissions: access::PermissionCache,
     identity: OnceCell<String>,
+    /// The admin route and when it was found.
+    admin: std::sync::Mutex<Option<(std::time::Instant, Arc<admin::AdminRoute>)>>,
     /// Whether the cluster has Chaos Mesh's CRDs, once asked.
     chaos_mesh: std::sync::OnceLock<bool>,
     /// Faults this console set, until they end (the pods end them by themselves).
@@ -139,6 +141,7 @@ impl KubernetesEnvironment {
                 records,
                 permissions: access::PermissionCache::default(),
                 identity: OnceCell::new(),
+                admin: std::sync::Mutex::default(),
                 chaos_mesh: std::sync::OnceLock::new(),
                 faults: std::sync::Mutex::default(),
             }),
@@ -241,6 +244,23 @@ impl KubernetesEnvironment {
             },
             _ => pods::Hashes::default(),
         }
+    }
+
+    /// The admin route, found again once it is older than [`admin::ROUTE_TTL`]: the
+    /// console reads the queue every second, and the Rollout and Secret rarely change.
+    async fn admin_route(&self, cluster: &Cluster) -> anyhow::Result<Arc<admin::AdminRoute>> {
+        {
+            let held = self.inner.admin.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, route)) = held.as_ref() {
+                if at.elapsed() < admin::ROUTE_TTL {
+                    return Ok(route.clone());
+                }
+            }
+        }
+        let route = Arc::new(admin::route(cluster).await?);
+        *self.inner.admin.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), route.clone()));
+        Ok(route)
     }
 
     fn prometheus_url(&self) -> Option<String> {
@@ -425,7 +445,7 @@ impl Environment for KubernetesEnvironment {
 
     async fn fault(&self, request: &FaultRequest) -> anyhow::Result<FaultReport> {
         let cluster = self.cluster().await?;
-        let route = admin::route(cluster).await?;
+        let route = self.admin_route(cluster).await?;
         let hashes = self.hashes(cluster).await;
         let report = faults::inject(cluster, &route, &hashes, request).await?;
         let mut injected = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
@@ -436,7 +456,7 @@ impl Environment for KubernetesEnvironment {
 
     async fn queue_overview(&self) -> anyhow::Result<QueueOverview> {
         let cluster = self.cluster().await?;
-        let route = admin::route(cluster).await?;
+        let route = self.admin_route(cluster).await?;
         let snapshot: opsbox_common::queue::QueueSnapshot = route
             .call(cluster, http::Method::GET, "/admin/queue", None)
             .await?;
@@ -455,14 +475,14 @@ impl Environment for KubernetesEnvironment {
 
     async fn dead_letters(&self, limit: usize) -> anyhow::Result<DeadLetters> {
         let cluster = self.cluster().await?;
-        let route = admin::route(cluster).await?;
+        let route = self.admin_route(cluster).await?;
         let path = format!("/admin/dead-letters?limit={}", limit.clamp(1, 1000));
         route.call(cluster, http::Method::GET, &path, None).await
     }
 
     async fn requeue(&self, request: &RequeueRequest) -> anyhow::Result<RequeueReport> {
         let cluster = self.cluster().await?;
-        let route = admin::route(cluster).await?;
+        let route = self.admin_route(cluster).await?;
         let body = serde_json::to_value(request)?;
         route
             .call(
@@ -476,7 +496,7 @@ impl Environment for KubernetesEnvironment {
 
     async fn task_census(&self, since: DateTime<Utc>) -> anyhow::Result<TaskCensus> {
         let cluster = self.cluster().await?;
-        let route = admin::route(cluster).await?;
+        let route = self.admin_route(cluster).await?;
         // RFC 3339 with `Z`: nothing in it needs escaping in a query.
         let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let path = format!("/admin/tasks/census?since={since}");

@@ -17,8 +17,8 @@ use crate::extract::Query;
 #[into_params(parameter_in = Query)]
 pub struct CensusParams {
     /// Count the tasks created at or after this RFC 3339 time.
-    #[param(value_type = String, format = DateTime)]
-    pub since: Option<String>,
+    #[param(format = DateTime)]
+    pub since: String,
 }
 
 /// Tasks created since `since`, by status.
@@ -31,9 +31,7 @@ pub async fn task_census(
     State(ctx): State<AppContext>,
     Query(params): Query<CensusParams>,
 ) -> Result<axum::Json<TaskCensus>, ApiError> {
-    let raw = params
-        .since
-        .ok_or_else(|| ApiError::BadRequest("give `since`, an RFC 3339 time".to_owned()))?;
+    let raw = params.since;
     let since = DateTime::parse_from_rfc3339(&raw)
         .map_err(|error| {
             ApiError::BadRequest(format!("`since` is not an RFC 3339 time ({error}): {raw}"))

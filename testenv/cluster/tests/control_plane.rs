@@ -458,7 +458,7 @@ fn socket_inodes(pid: u32) -> BTreeSet<u64> {
 
 /// The network rule: every connection of every component has both ends in
 /// 127.0.0.0/8. Listeners are on 127.0.0.1, except Argo Rollouts' metrics
-/// and healthz servers, which v1.9.1 binds to the wildcard address
+/// and healthz servers, which Argo Rollouts (v1.9 and v1.10) binds to the wildcard address
 /// (hard-coded "0.0.0.0:%d"); they only accept, and their ports are free ones.
 fn every_socket_stays_on_loopback(cluster: &Cluster) -> Result<()> {
     let sockets = tcp_sockets()?;

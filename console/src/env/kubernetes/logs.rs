@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::LogParams;
@@ -36,6 +37,13 @@ const STREAM_LIMIT: u32 = MAX_STREAMS as u32 * 2;
 
 /// How often new pods are looked for.
 const POD_LOOKUP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a partial batch of lines waits for more before it is sent.
+const BATCH_FLUSH: Duration = Duration::from_millis(200);
+/// The first wait before a stream that ended is reopened; it doubles up to
+/// `REOPEN_MAX` until a stream stays open for `STEADY_STREAM`.
+const REOPEN_FIRST: Duration = Duration::from_millis(500);
+const REOPEN_MAX: Duration = Duration::from_secs(10);
+const STEADY_STREAM: Duration = Duration::from_secs(10);
 
 pub fn stream(
     cluster: Cluster,
@@ -138,22 +146,36 @@ async fn follow(
         container: Some(workload.clone()).filter(|_| has_container(&pod, &workload)),
         ..LogParams::default()
     };
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = REOPEN_FIRST;
+    let mut seen = Seen::default();
     while !stop.is_cancelled() {
+        let opened = tokio::time::Instant::now();
         match api.log_stream(&name, &params).await {
             Ok(reader) => {
-                backoff = Duration::from_millis(500);
                 let mut lines = reader.lines();
                 let mut batch = Vec::new();
                 loop {
-                    let next = tokio::select! {
-                        () = stop.cancelled() => None,
-                        next = tokio::time::timeout(Duration::from_millis(200), lines.next()) => Some(next),
+                    // An idle stream costs no wakeups: the flush timer runs only while a
+                    // partial batch waits.
+                    let next = if batch.is_empty() {
+                        tokio::select! {
+                            () = stop.cancelled() => None,
+                            next = lines.next() => Some(Ok(next)),
+                        }
+                    } else {
+                        tokio::select! {
+                            () = stop.cancelled() => None,
+                            next = tokio::time::timeout(BATCH_FLUSH, lines.next()) => Some(next),
+                        }
                     };
                     match next {
                         None => return,
-                        Some(Ok(Some(Ok(line)))) => {
-                            batch.push(stamped_line(&line, &source));
+                        Some(Ok(Some(Ok(raw)))) => {
+                            let (stamp, line) = kubelet_stamp(&raw);
+                            if !seen.admit(stamp) {
+                                continue;
+                            }
+                            batch.push(stamped_line(stamp, line, &source));
                             if batch.len() < BATCH_LINES {
                                 continue;
                             }
@@ -205,13 +227,21 @@ async fn follow(
             Ok(_) => break,
             Err(_) => {}
         }
+        // Only a stream that lived resets the backoff: one that ends at once (a
+        // runtime that serves logs without following, a crash-looping container)
+        // would otherwise be reopened, with a pod read, twice a second.
+        if opened.elapsed() >= STEADY_STREAM {
+            backoff = REOPEN_FIRST;
+        }
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-        params.tail_lines = None;
-        params.since_seconds = Some(i64::try_from(backoff.as_secs()).unwrap_or(10) + 1);
+        backoff = (backoff * 2).min(REOPEN_MAX);
+        if let Some(seen) = seen.last {
+            params.tail_lines = None;
+            params.since_seconds = Some((Utc::now() - seen).num_seconds().max(0) + 1);
+        }
     }
     followed
         .lock()
@@ -219,16 +249,40 @@ async fn follow(
         .remove(&name);
 }
 
-/// A line as the API server sends it with `timestamps=true`: an RFC 3339 time, a space,
-/// then the line as written. The app's own time wins when it has one.
-fn stamped_line(raw: &str, source: &LineSource) -> LogLine {
-    let (stamp, rest) = raw.split_once(' ').unwrap_or(("", raw));
-    let Ok(at) = chrono::DateTime::parse_from_rfc3339(stamp) else {
-        return LogLine::parse(raw, source, DEFAULT_MAX_TEXT_BYTES);
-    };
-    let mut line = LogLine::parse(rest, source, DEFAULT_MAX_TEXT_BYTES);
+/// The kubelet's time of the last line shown from a pod. A reopened stream starts
+/// a little before it (`sinceSeconds` is whole seconds): what was already shown is
+/// not shown twice.
+#[derive(Default)]
+struct Seen {
+    last: Option<DateTime<Utc>>,
+}
+
+impl Seen {
+    fn admit(&mut self, stamp: Option<DateTime<Utc>>) -> bool {
+        if stamp.is_some() && stamp <= self.last {
+            return false;
+        }
+        self.last = stamp.or(self.last);
+        true
+    }
+}
+
+/// A line as the API server sends it with `timestamps=true` is an RFC 3339 time, a
+/// space, then the line as written: the time (when there is one) and the line.
+fn kubelet_stamp(raw: &str) -> (Option<DateTime<Utc>>, &str) {
+    raw.split_once(' ')
+        .and_then(|(stamp, rest)| {
+            let at = DateTime::parse_from_rfc3339(stamp).ok()?;
+            Some((Some(at.with_timezone(&Utc)), rest))
+        })
+        .unwrap_or((None, raw))
+}
+
+/// The line parsed like a local one; the app's own time wins over the kubelet's.
+fn stamped_line(stamp: Option<DateTime<Utc>>, line: &str, source: &LineSource) -> LogLine {
+    let mut line = LogLine::parse(line, source, DEFAULT_MAX_TEXT_BYTES);
     if line.timestamp.is_none() {
-        line.timestamp = Some(at.with_timezone(&chrono::Utc));
+        line.timestamp = stamp;
     }
     line
 }
@@ -244,21 +298,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reopened_stream_shows_only_lines_after_the_last_one_shown() {
+        let at = |raw| kubelet_stamp(raw).0;
+        let mut seen = Seen::default();
+        assert!(seen.admit(at("2026-01-01T00:00:01.1Z a")));
+        assert!(seen.admit(at("2026-01-01T00:00:01.2Z b")));
+        assert!(seen.admit(None), "a line without a time is always shown");
+        // The stream reopened from a second before: a and b again, then c.
+        assert!(!seen.admit(at("2026-01-01T00:00:01.1Z a")));
+        assert!(!seen.admit(at("2026-01-01T00:00:01.2Z b")));
+        assert!(seen.admit(at("2026-01-01T00:00:01.3Z c")));
+        assert_eq!(seen.last, at("2026-01-01T00:00:01.3Z c"));
+    }
+
+    #[test]
     fn the_kubelets_time_stamps_plain_lines_and_json_keeps_its_own() {
         let source = LineSource::new("opsbox-api-1", "api");
-        let plain = stamped_line("2026-01-01T00:00:01.5Z thread main panicked", &source);
+        let stamped = |raw| {
+            let (stamp, line) = kubelet_stamp(raw);
+            stamped_line(stamp, line, &source)
+        };
+        let plain = stamped("2026-01-01T00:00:01.5Z thread main panicked");
         assert_eq!(plain.text.as_ref(), "thread main panicked");
         assert_eq!(
             plain.timestamp.map(|t| t.to_rfc3339()),
             Some("2026-01-01T00:00:01.500+00:00".to_owned())
         );
-        let json = stamped_line(
+        let json = stamped(
             r#"2026-01-01T00:00:09Z {"timestamp":"2026-01-01T00:00:01Z","level":"INFO","fields":{"message":"up"}}"#,
-            &source,
         );
         assert_eq!(json.message(), "up");
         assert_eq!(json.timestamp.map(|t| t.timestamp()), Some(1_767_225_601));
-        let unstamped = stamped_line("no time here", &source);
+        let unstamped = stamped("no time here");
         assert_eq!(unstamped.text.as_ref(), "no time here");
     }
 }

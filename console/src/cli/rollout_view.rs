@@ -187,6 +187,8 @@ mod tests {
     fn an_aborted_rollout_shows_where_and_why() {
         let now = Utc::now();
         let status = RolloutStatus {
+            name: None,
+            choices: Vec::new(),
             stable_revision: "v1".into(),
             canary_revision: Some("v2".into()),
             phase: RolloutPhase::Degraded,

@@ -144,6 +144,8 @@ mod tests {
 
     fn rollout(phase: RolloutPhase, step: Option<usize>) -> RolloutStatus {
         RolloutStatus {
+            name: None,
+            choices: Vec::new(),
             stable_revision: "0.1.0".to_owned(),
             canary_revision: Some("0.2.0".to_owned()),
             phase,

@@ -83,6 +83,10 @@ impl Environment for AnyEnvironment {
         each!(self, env => env.slo(query).await)
     }
 
+    fn choose_rollout(&self, name: &str) -> anyhow::Result<()> {
+        each!(self, env => env.choose_rollout(name))
+    }
+
     async fn rollout(&self) -> anyhow::Result<RolloutStatus> {
         each!(self, env => env.rollout().await)
     }

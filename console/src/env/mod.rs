@@ -92,6 +92,15 @@ pub trait Environment: Clone + Send + Sync + 'static {
     /// The API's rollout: steps, current step, weight, pause/abort state, analysis, revisions.
     fn rollout(&self) -> impl Future<Output = anyhow::Result<RolloutStatus>> + Send;
 
+    /// Makes `name` the rollout that readings show and the verbs act on, where the
+    /// environment has several (a namespace with more than one Rollout).
+    fn choose_rollout(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::bail!(
+            "the {} environment has one rollout; there is no {name:?} to choose",
+            self.name()
+        )
+    }
+
     /// Starts a canary of `revision` with these environment overrides.
     fn start_rollout(
         &self,

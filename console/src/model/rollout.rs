@@ -138,6 +138,12 @@ pub struct RolloutEvent {
 /// The whole rollout state of one workload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutStatus {
+    /// The workload's name where the environment has one (a Rollout, a Deployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Every Rollout of the release, by name, when there are several to choose from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
     pub stable_revision: String,
     /// The revision being rolled out (or last aborted), if any.
     pub canary_revision: Option<String>,

@@ -144,6 +144,11 @@ async fn console(options: ConsoleOptions) -> anyhow::Result<()> {
                     tokio::spawn(start_stack(environment.clone(), updates.clone()));
                 }
                 Effect::RefreshQueue => queue.refresh(),
+                Effect::ChooseRollout(name) => {
+                    if let Err(error) = environment.choose_rollout(&name) {
+                        app.refused(format!("{error:#}"));
+                    }
+                }
             }
         }
         if app.should_quit() {

@@ -62,6 +62,8 @@ pub enum UiRequest {
     Show(ViewId),
     /// The runbook of this SLO, in a pane over the view.
     OpenRunbook(String),
+    /// Show and act on this Rollout of the several in the namespace.
+    ChooseRollout(String),
 }
 
 #[cfg(test)]

@@ -145,6 +145,9 @@ pub struct Store {
     pub results: Capped<ActionResult>,
     /// Set when an action is sent and cleared when its result comes back.
     pub pending_action: Option<String>,
+    /// The Rollout the operator switched to (or the first shown) where the namespace
+    /// has several; verbs wait until the readings show it.
+    pub chosen_rollout: Option<String>,
     /// Newest last; filled from the Logs view's buffer.
     pub problems: Vec<ProblemLine>,
     /// The SLO the Overview and the SLO view point at.
@@ -179,6 +182,7 @@ impl Store {
             budget_history: BTreeMap::new(),
             results: Capped::new(ACTION_RESULTS),
             pending_action: None,
+            chosen_rollout: None,
             problems: Vec::new(),
             selected_slo: None,
             requests: Vec::new(),

@@ -68,6 +68,8 @@ pub fn rollout() -> RolloutStatus {
         last_stable_at: stable_at.map(ago),
     };
     RolloutStatus {
+        name: None,
+        choices: Vec::new(),
         stable_revision: "v1".to_owned(),
         canary_revision: Some("v2".to_owned()),
         phase: RolloutPhase::Paused,

@@ -67,9 +67,14 @@ async fn rollout_of(cluster: &Cluster, verb: &str) -> anyhow::Result<super::argo
     }
 }
 
+/// The rollout as it stands; with several Rollouts and none chosen, the first by name
+/// (it lists the others).
 pub async fn current(cluster: &Cluster) -> anyhow::Result<RolloutStatus> {
-    let found = workload::find(cluster).await?;
-    workload::status(cluster, &found).await
+    let (found, choices) = workload::find_with(cluster, workload::Several::ShowFirst).await?;
+    Ok(RolloutStatus {
+        choices,
+        ..workload::status(cluster, &found).await?
+    })
 }
 
 pub async fn promote(cluster: &Cluster, full: bool) -> anyhow::Result<RolloutStatus> {

@@ -12,7 +12,7 @@ use super::KubernetesEnvironment;
 use crate::env::{Environment, Records};
 
 const NS: &str = "opsbox";
-const ROLLOUTS: &str = "/apis/argoproj.io/v1alpha1/namespaces/opsbox/rollouts";
+pub(super) const ROLLOUTS: &str = "/apis/argoproj.io/v1alpha1/namespaces/opsbox/rollouts";
 
 /// One request the verb must send, and the answer to give.
 pub(super) struct Expect {
@@ -157,7 +157,7 @@ pub(super) fn list(kind: &str, items: Vec<Value>) -> Value {
 }
 
 /// What `current()` reads after a verb: the Rollout, its ReplicaSets, the AnalysisRuns.
-fn reread(rollout: Value) -> Vec<Expect> {
+pub(super) fn reread(rollout: Value) -> Vec<Expect> {
     vec![
         get(ROLLOUTS, list("Rollout", vec![rollout])),
         get(
@@ -171,7 +171,7 @@ fn reread(rollout: Value) -> Vec<Expect> {
     ]
 }
 
-fn paused() -> Value {
+pub(super) fn paused() -> Value {
     rollout(
         json!({"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": "2026-12-07T00:00:00Z"}],
                "controllerPause": true, "currentPodHash": "b", "stableRS": "a", "observedGeneration": "3",

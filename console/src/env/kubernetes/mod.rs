@@ -17,6 +17,8 @@ mod logs;
 #[cfg(test)]
 mod mock_admin_tests;
 #[cfg(test)]
+mod mock_choice_tests;
+#[cfg(test)]
 mod mock_tests;
 mod patches;
 mod pods;
@@ -60,8 +62,8 @@ pub struct Cluster {
     pub namespace: String,
     pub context: String,
     pub server: String,
-    /// `--rollout`: which Rollout the verbs act on when the namespace has several.
-    pub rollout: Option<String>,
+    /// Which Rollout the verbs act on when the namespace has several.
+    pub rollout: workload::RolloutChoice,
 }
 
 /// What `--env kubernetes` was given besides the target.
@@ -81,7 +83,7 @@ pub struct KubernetesEnvironment {
 struct Inner {
     target: Option<target::Target>,
     cluster: OnceCell<Cluster>,
-    rollout: Option<String>,
+    rollout: workload::RolloutChoice,
     prometheus_url: Option<String>,
     read_only: bool,
     records: Records,
@@ -120,7 +122,7 @@ impl KubernetesEnvironment {
             namespace: namespace.to_owned(),
             context: "test".to_owned(),
             server: "the test API server".to_owned(),
-            rollout: None,
+            rollout: workload::RolloutChoice::default(),
         };
         Self::new(None, Some(cluster), KubernetesOptions::default(), records)
     }
@@ -134,8 +136,11 @@ impl KubernetesEnvironment {
         Self {
             inner: Arc::new(Inner {
                 target,
+                rollout: cluster.as_ref().map_or_else(
+                    || workload::RolloutChoice::new(options.rollout),
+                    |cluster| cluster.rollout.clone(),
+                ),
                 cluster: OnceCell::new_with(cluster),
-                rollout: options.rollout,
                 prometheus_url: options.prometheus_url,
                 read_only: options.read_only,
                 records,
@@ -383,6 +388,14 @@ impl Environment for KubernetesEnvironment {
 
     async fn rollout(&self) -> anyhow::Result<RolloutStatus> {
         actions::current(self.cluster().await?).await
+    }
+
+    fn choose_rollout(&self, name: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(!name.is_empty(), "a Rollout's name cannot be empty");
+        self.inner.rollout.set(name);
+        // The admin Service is the chosen release's: find it again.
+        *self.inner.admin.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
     }
 
     async fn start_rollout(

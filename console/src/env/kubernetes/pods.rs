@@ -19,7 +19,7 @@ use crate::model::{InstanceState, InstanceStatus};
 use opsbox_common::config::Track;
 
 /// The stable and canary pod-template hashes, when a Rollout tells them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Hashes {
     pub stable: String,
     pub canary: String,

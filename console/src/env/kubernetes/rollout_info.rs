@@ -461,6 +461,8 @@ pub fn rollout_status(
     let actual = actual_weight(rollout, canary);
     let set = set_weight(rollout);
     RolloutStatus {
+        name: Some(rollout.name().to_owned()),
+        choices: Vec::new(),
         stable_revision: stable.and_then(name_of).unwrap_or_default(),
         canary_revision: canary.and_then(name_of),
         phase,

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use std::hash::{Hash, Hasher};
+
+use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -13,7 +15,7 @@ use kube::api::DynamicObject;
 use super::argo::AnalysisRun;
 use super::argo::Rollout;
 use super::{pods, rollout_events, rollout_info, scalers, time, workload, Cluster};
-use crate::model::{EnvironmentPhase, EnvironmentStatus};
+use crate::model::{EnvironmentPhase, EnvironmentStatus, InstanceStatus};
 
 /// Pods are shared with the watch store (thousands of them are never copied); the other
 /// kinds are a handful per release.
@@ -69,11 +71,29 @@ impl Snapshot {
         cluster: &Cluster,
         prometheus_url: Option<String>,
     ) -> anyhow::Result<EnvironmentStatus> {
+        self.status_with(cluster, prometheus_url, &mut InstanceCache::default())
+    }
+
+    /// The status, the instances taken from `cache` when no pod changed since it was
+    /// filled: at rest a reading of thousands of pods costs a clone, not a rebuild.
+    pub fn status_with(
+        self,
+        cluster: &Cluster,
+        prometheus_url: Option<String>,
+        cache: &mut InstanceCache,
+    ) -> anyhow::Result<EnvironmentStatus> {
         let now = Utc::now();
-        let found = workload::choose(cluster, self.rollouts, self.deployments)?;
+        let choices = workload::choices(&self.rollouts);
+        let found = workload::choose(
+            cluster,
+            self.rollouts,
+            self.deployments,
+            workload::Several::ShowFirst,
+        )?;
         let (rollout, hashes) = match &found {
             workload::ApiWorkload::Rollout(rollout) => (
                 crate::model::RolloutStatus {
+                    choices,
                     events: rollout_events::history(
                         self.events.iter().map(AsRef::as_ref),
                         rollout.name(),
@@ -102,13 +122,7 @@ impl Snapshot {
             .map(|created| time::to_chrono(created.0))
             .min()
             .unwrap_or(now);
-        let mut instances: Vec<_> = self
-            .pods
-            .iter()
-            .map(|pod| pods::instance(pod, &hashes))
-            .collect();
-        // Watch stores are unordered; the table should not reshuffle between readings.
-        instances.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let instances = cache.instances(&self.pods, hashes, now);
         Ok(EnvironmentStatus {
             environment: format!("{}/{}", cluster.context, cluster.namespace),
             phase: EnvironmentPhase::Ready,
@@ -121,5 +135,114 @@ impl Snapshot {
             prometheus_url,
             scalers: scalers::scalers(&self.autoscalers, &self.scaled_objects),
         })
+    }
+}
+
+/// The instances of the last reading, and what they were computed from.
+#[derive(Debug, Default)]
+pub struct InstanceCache {
+    /// Every pod's uid and resource version, hashed (order does not matter), and the
+    /// revisions' hashes: equal means no pod changed.
+    key: Option<(u64, pods::Hashes)>,
+    computed_at: Option<DateTime<Utc>>,
+    instances: Vec<InstanceStatus>,
+}
+
+impl InstanceCache {
+    fn instances(
+        &mut self,
+        pods: &[Arc<Pod>],
+        hashes: pods::Hashes,
+        now: DateTime<Utc>,
+    ) -> Vec<InstanceStatus> {
+        let key = (fingerprint(pods), hashes);
+        if let (Some(cached), Some(at)) = (&self.key, self.computed_at) {
+            if *cached == key {
+                let elapsed = u64::try_from((now - at).num_seconds()).unwrap_or(0);
+                return self
+                    .instances
+                    .iter()
+                    .map(|instance| InstanceStatus {
+                        uptime_secs: instance.uptime_secs.map(|secs| secs + elapsed),
+                        ..instance.clone()
+                    })
+                    .collect();
+            }
+        }
+        let mut instances: Vec<_> = pods.iter().map(|pod| pods::instance(pod, &key.1)).collect();
+        // Watch stores are unordered; the table should not reshuffle between readings.
+        instances.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        self.key = Some(key);
+        self.computed_at = Some(now);
+        self.instances.clone_from(&instances);
+        instances
+    }
+}
+
+/// Pods' identities and versions, combined so that their order does not matter.
+fn fingerprint(pods: &[Arc<Pod>]) -> u64 {
+    pods.iter().fold(pods.len() as u64, |combined, pod| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        pod.metadata.uid.hash(&mut hasher);
+        pod.metadata.resource_version.hash(&mut hasher);
+        combined ^ hasher.finish()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, version: &str) -> Arc<Pod> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "uid": format!("uid-{name}"), "resourceVersion": version,
+                    "labels": {"app.kubernetes.io/component": "worker"}},
+                "status": {"phase": "Running", "startTime": "2026-12-07T00:00:00Z",
+                    "conditions": [{"type": "Ready", "status": "True"}]}
+            }))
+            .expect("a pod"),
+        )
+    }
+
+    #[test]
+    fn unchanged_pods_are_not_read_again_and_their_uptime_still_moves() {
+        let mut cache = InstanceCache::default();
+        let at = |secs| {
+            "2026-12-07T01:00:00Z".parse::<DateTime<Utc>>().unwrap()
+                + chrono::Duration::seconds(secs)
+        };
+        let pods = vec![pod("w-2", "7"), pod("w-1", "5")];
+        let first = cache.instances(&pods, pods::Hashes::default(), at(0));
+        assert_eq!(
+            first.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+            ["w-1", "w-2"]
+        );
+        let key = cache.key.clone();
+
+        // The same pods in another order, ten seconds on: the cached rows, ten seconds older.
+        let again = cache.instances(
+            &[pods[1].clone(), pods[0].clone()],
+            pods::Hashes::default(),
+            at(10),
+        );
+        assert_eq!(cache.key, key, "nothing was recomputed");
+        assert_eq!(cache.computed_at, Some(at(0)));
+        let uptime =
+            |rows: &[InstanceStatus]| rows.iter().map(|i| i.uptime_secs).collect::<Vec<_>>();
+        assert!(uptime(&first).iter().all(Option::is_some));
+        assert_eq!(
+            uptime(&again),
+            uptime(&first)
+                .iter()
+                .map(|u| u.map(|s| s + 10))
+                .collect::<Vec<_>>()
+        );
+
+        // One pod changed: everything is read again.
+        let changed = vec![pod("w-2", "8"), pod("w-1", "5")];
+        cache.instances(&changed, pods::Hashes::default(), at(20));
+        assert_ne!(cache.key, key);
+        assert_eq!(cache.computed_at, Some(at(20)));
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::snapshot::InstanceCache;
 use super::stores::{ReleaseStores, WatchHealth};
 use super::KubernetesEnvironment;
 use crate::env::{Environment, NotRunning, StatusError, StatusReading};
@@ -51,8 +52,9 @@ pub fn status_readings(
                 () = stop.cancelled() => {}
             }
         }
+        let mut instances = InstanceCache::default();
         loop {
-            let reading = read(&environment, stores.as_ref(), &health).await;
+            let reading = read(&environment, stores.as_ref(), &health, &mut instances).await;
             if readings.try_send(reading).is_err() && readings.is_closed() {
                 break;
             }
@@ -71,12 +73,13 @@ async fn read(
     environment: &KubernetesEnvironment,
     stores: Option<&ReleaseStores>,
     health: &WatchHealth,
+    instances: &mut InstanceCache,
 ) -> StatusReading {
     let status = match stores.filter(|stores| stores.is_ready()) {
         Some(stores) => match environment.cluster().await {
-            Ok(cluster) => stores
-                .snapshot()
-                .and_then(|snapshot| snapshot.status(cluster, environment.prometheus_url())),
+            Ok(cluster) => stores.snapshot().and_then(|snapshot| {
+                snapshot.status_with(cluster, environment.prometheus_url(), instances)
+            }),
             Err(error) => Err(error),
         },
         None => environment.status().await,

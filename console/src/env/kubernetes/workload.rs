@@ -2,6 +2,8 @@
 //! Deployment (`argoRollouts.enabled=false`), found by the chart's labels, and read into
 //! the console's rollout model.
 
+use std::sync::{Arc, PoisonError, RwLock};
+
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::{DynamicObject, ListParams};
 use kube::Api;
@@ -44,12 +46,53 @@ pub fn to_rollout(object: DynamicObject) -> anyhow::Result<Rollout> {
         .map_err(|error| anyhow::anyhow!("the Rollout {name} does not parse: {error}"))
 }
 
-/// The Rollout (or Deployment) the verbs act on: the one `--rollout` names, or the only
-/// API workload in the namespace.
+/// Which Rollout the verbs act on when the namespace has several: `--rollout`, or the
+/// one the console's Rollout view switched to. Every clone of a cluster shares it.
+#[derive(Debug, Clone, Default)]
+pub struct RolloutChoice(Arc<RwLock<Option<String>>>);
+
+impl RolloutChoice {
+    pub fn new(name: Option<String>) -> Self {
+        Self(Arc::new(RwLock::new(name)))
+    }
+
+    pub fn get(&self) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set(&self, name: &str) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(name.to_owned());
+    }
+}
+
+/// What to do when the namespace has several Rollouts and none was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Several {
+    /// A verb must not guess which one it changes.
+    Refuse,
+    /// A reading shows the first by name, and names the others.
+    ShowFirst,
+}
+
+/// The Rollout (or Deployment) the verbs act on: the one chosen, or the only API
+/// workload in the namespace.
 pub async fn find(cluster: &Cluster) -> anyhow::Result<ApiWorkload> {
+    find_with(cluster, Several::Refuse)
+        .await
+        .map(|(workload, _)| workload)
+}
+
+/// The API workload, and every Rollout's name when there are several.
+pub async fn find_with(
+    cluster: &Cluster,
+    several: Several,
+) -> anyhow::Result<(ApiWorkload, Vec<String>)> {
     let rollouts = list_rollouts(cluster).await?;
     // Deployments are asked for only when no Rollout answers: one request less per verb.
-    let settled = match &cluster.rollout {
+    let settled = match cluster.rollout.get() {
         Some(wanted) => rollouts.iter().any(|rollout| rollout.name() == wanted),
         None => !rollouts.is_empty(),
     };
@@ -58,7 +101,18 @@ pub async fn find(cluster: &Cluster) -> anyhow::Result<ApiWorkload> {
     } else {
         list_deployments(cluster).await?
     };
-    choose(cluster, rollouts, deployments)
+    let names = choices(&rollouts);
+    Ok((choose(cluster, rollouts, deployments, several)?, names))
+}
+
+/// The Rollouts' names, sorted, when there are several to choose from.
+pub fn choices(rollouts: &[Rollout]) -> Vec<String> {
+    if rollouts.len() < 2 {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = rollouts.iter().map(|r| r.name().to_owned()).collect();
+    names.sort_unstable();
+    names
 }
 
 /// The OpsBox Rollouts of the namespace; none when Argo Rollouts is not installed.
@@ -98,8 +152,9 @@ pub fn choose(
     cluster: &Cluster,
     mut rollouts: Vec<Rollout>,
     mut deployments: Vec<Deployment>,
+    several: Several,
 ) -> anyhow::Result<ApiWorkload> {
-    if let Some(wanted) = &cluster.rollout {
+    if let Some(wanted) = &cluster.rollout.get() {
         if let Some(at) = rollouts.iter().position(|rollout| rollout.name() == wanted) {
             return Ok(ApiWorkload::Rollout(Box::new(rollouts.swap_remove(at))));
         }
@@ -119,6 +174,12 @@ pub fn choose(
     match rollouts.len() {
         1 => return Ok(ApiWorkload::Rollout(Box::new(rollouts.remove(0)))),
         0 => {}
+        _ if several == Several::ShowFirst => {
+            let first = (0..rollouts.len())
+                .min_by(|&a, &b| rollouts[a].name().cmp(rollouts[b].name()))
+                .unwrap_or_default();
+            return Ok(ApiWorkload::Rollout(Box::new(rollouts.swap_remove(first))));
+        }
         _ => {
             let mut names: Vec<&str> = rollouts.iter().map(Rollout::name).collect();
             names.sort_unstable();
@@ -258,6 +319,8 @@ pub fn deployment_status(
         })
         .collect();
     RolloutStatus {
+        name: deployment.metadata.name.clone(),
+        choices: Vec::new(),
         stable_revision: revisions
             .last()
             .map(|revision| revision.name.clone())

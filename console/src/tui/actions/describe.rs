@@ -15,6 +15,30 @@ pub struct Confirmation {
 }
 
 pub fn describe(action: &Action, store: &Store) -> Confirmation {
+    let mut confirmation = confirmation(action, store);
+    let rollout_verb = matches!(
+        action,
+        Action::Promote | Action::PromoteFull | Action::Abort | Action::Retry | Action::Undo
+    );
+    // Among several Rollouts, the one acted on is named first.
+    let several = store
+        .rollout()
+        .filter(|rollout| rollout_verb && rollout.choices.len() > 1);
+    if let Some(rollout) = several {
+        if let Some(name) = &rollout.name {
+            confirmation.effects.insert(
+                0,
+                format!(
+                    "On the Rollout {name}, one of the namespace's {}.",
+                    rollout.choices.len()
+                ),
+            );
+        }
+    }
+    confirmation
+}
+
+fn confirmation(action: &Action, store: &Store) -> Confirmation {
     let rollout = store.rollout();
     match action {
         Action::Promote => promote(rollout),

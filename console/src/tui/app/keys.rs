@@ -25,6 +25,7 @@ impl App {
             match request {
                 UiRequest::Show(view) => self.show(view),
                 UiRequest::OpenRunbook(slo) => self.open_runbook(Some(slo)),
+                UiRequest::ChooseRollout(name) => self.choose_rollout(name),
             }
         }
     }

@@ -51,6 +51,8 @@ pub enum Effect {
     StartStack,
     /// Read the queue again now (after a requeue).
     RefreshQueue,
+    /// Readings show, and the verbs act on, this Rollout of the several in the namespace.
+    ChooseRollout(String),
 }
 
 /// A one-line message in the footer.
@@ -166,6 +168,11 @@ impl App {
     /// The title of a view, for the header's tabs.
     pub fn title_of(&mut self, id: ViewId) -> &'static str {
         self.view_mut(id).title()
+    }
+
+    /// What the environment refused, in the footer.
+    pub fn refused(&mut self, text: String) {
+        self.note(NoticeKind::Failure, text);
     }
 
     fn note(&mut self, kind: NoticeKind, text: impl Into<String>) {

@@ -39,6 +39,14 @@ impl App {
             self.note(NoticeKind::Failure, text);
             return;
         }
+        if let Some(waiting) = waiting_for_rollout(&store, &action) {
+            drop(store);
+            self.note(
+                NoticeKind::Failure,
+                format!("`{summary}`: switching to the Rollout {waiting}; wait for its reading"),
+            );
+            return;
+        }
         if store.connection != Connection::Connected {
             drop(store);
             self.note(
@@ -53,6 +61,13 @@ impl App {
             action,
             confirmation,
         };
+    }
+
+    /// Readings show, and the verbs act on, this Rollout of the several in the namespace.
+    pub(super) fn choose_rollout(&mut self, name: String) {
+        self.store.borrow_mut().chosen_rollout = Some(name.clone());
+        self.note(NoticeKind::Info, format!("Rollout {name}: switching…"));
+        self.effects.push(Effect::ChooseRollout(name));
     }
 
     pub(super) fn confirm(&mut self, action: Action) {
@@ -138,4 +153,16 @@ impl App {
         drop(store);
         self.overlay = Overlay::Runbook(pane);
     }
+}
+
+/// A rollout verb asked for while the readings still show another Rollout than the
+/// one the operator switched to: it would act on what the screen does not show.
+fn waiting_for_rollout(store: &crate::tui::store::Store, action: &Action) -> Option<String> {
+    let rollout_verb = matches!(
+        action,
+        Action::Promote | Action::PromoteFull | Action::Abort | Action::Retry | Action::Undo
+    );
+    let chosen = store.chosen_rollout.as_ref()?;
+    let shown = store.rollout().and_then(|rollout| rollout.name.as_ref());
+    (rollout_verb && shown != Some(chosen)).then(|| chosen.clone())
 }

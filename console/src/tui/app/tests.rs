@@ -377,3 +377,61 @@ fn repeated_warnings_collapse_into_one_row_and_a_new_kind_stands_out() {
     );
     assert_eq!(screen.matches("job failed").count(), 1, "{screen}");
 }
+
+/// A status with several Rollouts, `shown` being the one read.
+fn several_rollouts(shown: &str) -> Update {
+    let mut status = crate::tui::test_support::status();
+    let rollout = status.rollout.as_mut().expect("a rollout");
+    rollout.name = Some(shown.to_owned());
+    rollout.choices = vec!["opsbox-api".to_owned(), "opsbox-api-b".to_owned()];
+    Update::Status {
+        at: now(),
+        result: Ok(Box::new(status)),
+    }
+}
+
+#[test]
+fn app_switches_between_several_rollouts_and_acts_only_on_the_one_shown() {
+    let mut app = connected_app();
+    // The first reading's Rollout becomes the chosen one: a verb never acts on a guess.
+    app.apply(several_rollouts("opsbox-api"));
+    assert_eq!(
+        app.take_effects(),
+        [Effect::ChooseRollout("opsbox-api".to_owned())]
+    );
+    app.show(ViewId::Rollout);
+    let shown = screen(&mut app, 120, 30);
+    assert!(
+        shown.contains("Rollouts: [opsbox-api] · opsbox-api-b"),
+        "{shown}"
+    );
+    assert!(shown.contains("Rollout opsbox-api"), "{shown}");
+    // ] asks for the next one; until a reading shows it, the verbs wait.
+    press(&mut app, "]");
+    assert_eq!(
+        app.take_effects(),
+        [Effect::ChooseRollout("opsbox-api-b".to_owned())]
+    );
+    press(&mut app, "a");
+    assert_eq!(*app.overlay(), Overlay::None);
+    assert!(app.notice().is_some_and(|notice| notice
+        .text
+        .contains("switching to the Rollout opsbox-api-b")));
+    app.apply(several_rollouts("opsbox-api-b"));
+    assert!(app.take_effects().is_empty(), "already chosen");
+    press(&mut app, "a");
+    let Overlay::Confirm { confirmation, .. } = app.overlay().clone() else {
+        panic!("the abort asks first");
+    };
+    assert_eq!(
+        confirmation.effects[0],
+        "On the Rollout opsbox-api-b, one of the namespace's 2."
+    );
+    // [ from the second wraps back to the first.
+    press(&mut app, "n");
+    press(&mut app, "[");
+    assert_eq!(
+        app.take_effects(),
+        [Effect::ChooseRollout("opsbox-api".to_owned())]
+    );
+}

@@ -8,7 +8,20 @@ impl App {
     pub fn apply(&mut self, update: Update) {
         let mut store = self.store.borrow_mut();
         match update {
-            Update::Status { at, result } => store.accept_status(result.map(|status| *status), at),
+            Update::Status { at, result } => {
+                store.accept_status(result.map(|status| *status), at);
+                // Several Rollouts and none chosen: the one shown becomes the one the
+                // verbs act on, so a key never acts on a guess.
+                let first_shown = store
+                    .rollout()
+                    .filter(|rollout| !rollout.choices.is_empty())
+                    .and_then(|rollout| rollout.name.clone())
+                    .filter(|_| store.chosen_rollout.is_none());
+                if let Some(name) = first_shown {
+                    store.chosen_rollout = Some(name.clone());
+                    self.effects.push(Effect::ChooseRollout(name));
+                }
+            }
             Update::NotRunning(message) => store.accept_not_running(message),
             Update::Slo { at, result } => store.accept_slo(result, at),
             Update::Audit {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -40,7 +41,36 @@ pub fn count(instances: &[InstanceStatus]) -> BTreeMap<&str, GroupCount> {
     groups
 }
 
-pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
+/// The counts of one status reading, kept until the next: frames come more often than
+/// readings, and counting thousands of instances on every frame was most of what an
+/// idle console did on a large cluster.
+#[derive(Debug, Default)]
+pub struct Counted {
+    reading: Option<DateTime<Utc>>,
+    groups: Vec<(String, GroupCount)>,
+    not_running: Vec<String>,
+}
+
+impl Counted {
+    fn update(&mut self, reading: Option<DateTime<Utc>>, instances: &[InstanceStatus]) {
+        if reading.is_some() && reading == self.reading {
+            return;
+        }
+        self.reading = reading;
+        self.groups = count(instances)
+            .into_iter()
+            .map(|(workload, group)| (workload.to_owned(), group))
+            .collect();
+        self.not_running = instances
+            .iter()
+            .filter(|instance| instance.state != InstanceState::Running)
+            .take(4)
+            .map(|instance| format!("{} {}", instance.name, instance.state.as_str()))
+            .collect();
+    }
+}
+
+pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store, counted: &mut Counted) {
     let theme = store.theme;
     let Some((inner, status)) = panel::open_status(frame, area, "Instances", store) else {
         return;
@@ -55,14 +85,16 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
         );
         return;
     }
-    let groups = count(&status.instances);
-    let width = groups
-        .keys()
-        .map(|workload| workload.chars().count())
+    counted.update(store.status.updated_at(), &status.instances);
+    let width = counted
+        .groups
+        .iter()
+        .map(|(workload, _)| workload.chars().count())
         .max()
         .unwrap_or(0);
-    let mut lines: Vec<Line<'_>> = groups
-        .into_iter()
+    let mut lines: Vec<Line<'_>> = counted
+        .groups
+        .iter()
         .map(|(workload, group)| {
             let style = if group.running == group.total {
                 theme.good()
@@ -86,16 +118,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, store: &Store) {
             Line::from(spans)
         })
         .collect();
-    let not_running: Vec<String> = status
-        .instances
-        .iter()
-        .filter(|instance| instance.state != InstanceState::Running)
-        .take(4)
-        .map(|instance| format!("{} {}", instance.name, instance.state.as_str()))
-        .collect();
-    if !not_running.is_empty() {
+    if !counted.not_running.is_empty() {
         lines.push(Line::from(Span::styled(
-            not_running.join(", "),
+            counted.not_running.join(", "),
             theme.warn(),
         )));
     }

@@ -43,6 +43,7 @@ const BINDINGS: &[Binding] = &[
 pub struct OverviewView {
     store: SharedStore,
     slo_cursor: ListCursor,
+    counted: instances_panel::Counted,
 }
 
 impl OverviewView {
@@ -50,6 +51,7 @@ impl OverviewView {
         Self {
             store,
             slo_cursor: ListCursor::default(),
+            counted: instances_panel::Counted::default(),
         }
     }
 
@@ -134,7 +136,7 @@ impl View for OverviewView {
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(middle);
         queue_panel::render(frame, queue, &store);
-        instances_panel::render(frame, instances, &store);
+        instances_panel::render(frame, instances, &store, &mut self.counted);
         problems_panel::render(frame, problems, &store);
     }
 }

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::nav::UiRequest;
 use super::overview::rollout_strip::{headline, reason};
 use super::store::SharedStore;
 use super::view::{Action, Binding, View, ViewOutcome};
@@ -35,6 +36,10 @@ const BINDINGS: &[Binding] = &[
         keys: "u",
         action: "undo: the previous stable revision becomes stable",
     },
+    Binding {
+        keys: "[ ]",
+        action: "the previous / next Rollout, when the namespace has several",
+    },
 ];
 
 pub struct RolloutView {
@@ -44,6 +49,34 @@ pub struct RolloutView {
 impl RolloutView {
     pub fn new(store: SharedStore) -> Self {
         Self { store }
+    }
+}
+
+impl RolloutView {
+    /// Asks for the next (or previous) of the namespace's Rollouts, in name order.
+    fn switch(&mut self, forward: bool) -> ViewOutcome {
+        let mut store = self.store.borrow_mut();
+        let Some(rollout) = store.rollout() else {
+            return ViewOutcome::Ignored;
+        };
+        let choices = &rollout.choices;
+        if choices.len() < 2 {
+            return ViewOutcome::Ignored;
+        }
+        let current = store
+            .chosen_rollout
+            .as_ref()
+            .or(rollout.name.as_ref())
+            .and_then(|name| choices.iter().position(|choice| choice == name))
+            .unwrap_or(0);
+        let next = if forward {
+            (current + 1) % choices.len()
+        } else {
+            (current + choices.len() - 1) % choices.len()
+        };
+        let name = choices[next].clone();
+        store.requests.push(UiRequest::ChooseRollout(name));
+        ViewOutcome::Consumed
     }
 }
 
@@ -63,6 +96,7 @@ impl View for RolloutView {
             KeyCode::Char('a') => Action::Abort,
             KeyCode::Char('r') => Action::Retry,
             KeyCode::Char('u') => Action::Undo,
+            KeyCode::Char(step @ ('[' | ']')) => return self.switch(step == ']'),
             _ => return ViewOutcome::Ignored,
         };
         ViewOutcome::Request(action)
@@ -71,7 +105,11 @@ impl View for RolloutView {
     fn render(&mut self, frame: &mut Frame<'_>, area: Rect) {
         let store = self.store.borrow();
         let theme = store.theme;
-        let block = panel::block("Rollout api", &store.status, store.now, theme);
+        let title = match store.rollout().and_then(|rollout| rollout.name.as_deref()) {
+            Some(name) => format!("Rollout {name}"),
+            None => "Rollout api".to_owned(),
+        };
+        let block = panel::block(&title, &store.status, store.now, theme);
         let Some(rollout) = store.rollout() else {
             let inner = block.inner(area);
             frame.render_widget(block, area);
@@ -105,9 +143,12 @@ impl View for RolloutView {
         .areas(area);
         let inner = block.inner(head);
         frame.render_widget(block, head);
+        let mut head_lines = vec![headline(rollout, theme), reason(rollout, &store)];
+        if rollout.choices.len() > 1 {
+            head_lines.push(choices(rollout, theme));
+        }
         frame.render_widget(
-            Paragraph::new(vec![headline(rollout, theme), reason(rollout, &store)])
-                .wrap(ratatui::widgets::Wrap { trim: false }),
+            Paragraph::new(head_lines).wrap(ratatui::widgets::Wrap { trim: false }),
             inner,
         );
         let [steps, analysis] =
@@ -119,6 +160,23 @@ impl View for RolloutView {
         panels::revisions(frame, revisions, rollout, &store);
         panels::events(frame, events, rollout, &store);
     }
+}
+
+/// The namespace's Rollouts, the one shown marked: `[` and `]` switch.
+fn choices(rollout: &crate::model::RolloutStatus, theme: super::theme::Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled("Rollouts: ", theme.dim())];
+    for (at, name) in rollout.choices.iter().enumerate() {
+        if at > 0 {
+            spans.push(Span::styled(" · ", theme.dim()));
+        }
+        if rollout.name.as_ref() == Some(name) {
+            spans.push(Span::styled(format!("[{name}]"), theme.accent()));
+        } else {
+            spans.push(Span::raw(name.clone()));
+        }
+    }
+    spans.push(Span::styled("   [ ] switch", theme.dim()));
+    Line::from(spans)
 }
 
 #[cfg(test)]

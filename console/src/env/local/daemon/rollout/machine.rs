@@ -140,6 +140,8 @@ impl RolloutMachine {
     /// A fresh environment whose stable revision is `stable`.
     pub fn new(strategy: Strategy, stable: Revision, now: DateTime<Utc>) -> Self {
         let status = RolloutStatus {
+            name: None,
+            choices: Vec::new(),
             stable_revision: stable.name.clone(),
             canary_revision: None,
             phase: RolloutPhase::Healthy,

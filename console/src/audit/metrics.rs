@@ -12,9 +12,12 @@ use serde::Serialize;
 use super::{AuditEntry, Outcome};
 
 /// What the figures are computed from, printed with them.
-pub const BASIS: &str = "audit log only: a rollout is an ok `rollout.start`; it failed when an \
+pub const BASIS: &str =
+    "audit log only: a rollout is an ok `rollout.start`, or an `opsbox deploy` \
+(`release.deploy`) whose rollout completed, paused or was aborted; it failed when an \
 abort (the operator's or the automatic one) or an undo followed it before the next start; it \
-reached full at `rollout.promote --full` or the local daemon's `rollout.complete` (a cluster's \
+reached full at `rollout.promote --full`, the local daemon's `rollout.complete` or a deploy that \
+followed its rollout to the end (a cluster's \
 Argo Rollouts completes steps by itself without an audit entry, so there only `--full` \
 promotions count); time to restore runs from the failed canary's start (or retry) to its abort, \
 or from a release reaching full to the end of its undo. Paging alerts are not in the audit log, \
@@ -113,13 +116,15 @@ pub fn compute(
         .collect();
     let mut tally = Tally::default();
     let mut episode = Episode::default();
-    // A refused verb changed nothing: only what succeeded shapes a rollout.
+    // A refused verb changed nothing: only what succeeded shapes a rollout. A deploy
+    // whose rollout was aborted failed as a command, and is a failed change.
     for entry in in_period
         .iter()
-        .filter(|entry| entry.outcome == Outcome::Ok)
+        .filter(|entry| entry.outcome == Outcome::Ok || entry.action == "release.deploy")
     {
         let at = entry.time;
         match entry.action.as_str() {
+            "release.deploy" => deploy(&mut tally, &mut episode, entry),
             "rollout.start" => {
                 tally.close(&mut episode);
                 tally.started += 1;
@@ -180,6 +185,40 @@ pub fn compute(
         rollbacks_per_week: any_data.then(|| f64::from(tally.rollbacks) / days * 7.0),
         aborts: tally.aborts,
         basis: BASIS,
+    }
+}
+
+/// `opsbox deploy` on a cluster: helm started a rollout, and the deploy followed it
+/// until it completed (a deployment), paused at a step (a canary in progress) or was
+/// aborted (a failed change, restored at the abort). A deploy that timed out or whose
+/// helm failed tells nothing about the rollout.
+fn deploy(tally: &mut Tally, episode: &mut Episode, entry: &AuditEntry) {
+    let settled = entry
+        .parameters
+        .get("settled")
+        .and_then(serde_json::Value::as_str);
+    if !matches!(settled, Some("completed" | "paused" | "degraded")) {
+        return;
+    }
+    let took = entry
+        .parameters
+        .get("took_secs")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0);
+    let began = entry.time - chrono::Duration::seconds(took.max(0));
+    tally.close(episode);
+    tally.started += 1;
+    episode.started_at = Some(began);
+    episode.canary_since = Some(began);
+    match settled {
+        Some("completed") => reach_full(tally, episode, entry.time),
+        Some("degraded") => {
+            tally.aborts += 1;
+            mark_failed(tally, episode);
+            episode.canary_since = None;
+            tally.restore_secs.push(secs_between(began, entry.time));
+        }
+        _ => {}
     }
 }
 

@@ -85,6 +85,8 @@ pub fn run(env: &EnvArgs, args: &DeployArgs) -> anyhow::Result<()> {
         crate::durations::spoken(args.timeout)
     );
     let runtime = runtime()?;
+    let began = std::time::Instant::now();
+    let mut settled = None;
     let result = match release.upgrade() {
         Ok(helm_output) => {
             print!("{helm_output}");
@@ -95,6 +97,7 @@ pub fn run(env: &EnvArgs, args: &DeployArgs) -> anyhow::Result<()> {
             let followed = runtime.block_on(follow::follow(&environment, args.timeout, |line| {
                 println!("  {} {line}", chrono::Utc::now().format("%H:%M:%S"));
             }));
+            settled = Some(followed.settled);
             judge(&followed)
         }
         Err(error) => Err(helm_exit(error)),
@@ -107,6 +110,10 @@ pub fn run(env: &EnvArgs, args: &DeployArgs) -> anyhow::Result<()> {
             "set": release.sets,
             "chart": release.chart,
             "namespace": release.namespace,
+            // What the delivery metrics count: how the rollout settled, and after how
+            // long (the entry's time is the end of the deploy).
+            "settled": settled.map(Settled::as_str),
+            "took_secs": began.elapsed().as_secs(),
         }),
     };
     let outcome = match &result {

@@ -26,6 +26,18 @@ pub enum Settled {
     TimedOut,
 }
 
+impl Settled {
+    /// As the audit log records it (`release.deploy`'s `settled`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Paused => "paused",
+            Self::Degraded => "degraded",
+            Self::TimedOut => "timed_out",
+        }
+    }
+}
+
 /// The outcome with the last reading it was judged on.
 #[derive(Debug, Clone)]
 pub struct Followed {

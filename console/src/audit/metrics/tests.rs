@@ -141,3 +141,50 @@ fn an_undo_without_a_recorded_end_restores_at_the_undo_and_counts_once() {
         "3m00s"
     );
 }
+
+#[test]
+fn deploys_on_a_cluster_count_by_how_their_rollout_settled() {
+    let (m, d) = (Span::minutes, Span::days);
+    let deploy =
+        |settled: &str, took: u64| json!({ "env": "prod", "settled": settled, "took_secs": took });
+    let log = [
+        // Followed to the end: a deployment, 4 minutes from helm to healthy.
+        ok(m(4), "release.deploy", deploy("completed", 240)),
+        // Paused at its first step, then promoted fully by hand.
+        ok(d(1), "release.deploy", deploy("paused", 30)),
+        ok(d(1) + m(10), "rollout.promote", json!({ "full": true })),
+        // Aborted by its analysis: the command failed, the change failed, traffic was
+        // back on stable at the abort, 6 minutes after helm began.
+        at(
+            d(2),
+            "release.deploy",
+            deploy("degraded", 360),
+            Outcome::Error("the rollout was aborted".into()),
+        ),
+        // Nothing known about the rollout: helm failed, or the deploy timed out.
+        at(
+            d(3),
+            "release.deploy",
+            json!({ "env": "prod", "settled": null, "took_secs": 2 }),
+            Outcome::Error("helm: no such chart".into()),
+        ),
+        at(
+            d(4),
+            "release.deploy",
+            deploy("timed_out", 900),
+            Outcome::Error("timeout".into()),
+        ),
+    ];
+    let metrics = compute(&log, t0(), t0() + Span::days(10));
+    assert_eq!(metrics.rollouts_started, 3);
+    assert_eq!(
+        metrics.deployments, 2,
+        "completed, and paused then promoted fully"
+    );
+    assert_eq!(metrics.failed_rollouts, 1);
+    assert_eq!(metrics.aborts, 1);
+    assert_eq!(metrics.mean_time_to_restore_secs, Some(360));
+    // 240 s; and from the paused deploy's start (d1 - 30 s) to the full promotion.
+    assert_eq!(metrics.canary_to_full_count, 2);
+    assert_eq!(metrics.mean_canary_to_full_secs, Some((240 + 630) / 2));
+}

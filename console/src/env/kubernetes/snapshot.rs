@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use std::hash::{Hash, Hasher};
-
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -138,12 +136,16 @@ impl Snapshot {
     }
 }
 
-/// The instances of the last reading, and what they were computed from.
+/// The instances of the last reading, and the pods they were computed from.
 #[derive(Debug, Default)]
 pub struct InstanceCache {
-    /// Every pod's uid and resource version, hashed (order does not matter), and the
-    /// revisions' hashes: equal means no pod changed.
-    key: Option<(u64, pods::Hashes)>,
+    /// The pods of the last reading, held so that their addresses cannot be reused: a
+    /// watch store replaces a pod's `Arc` when the pod changes, so the same addresses
+    /// (sorted) mean the same pods at the same versions, with no hashing of thousands
+    /// of strings.
+    _held: Vec<Arc<Pod>>,
+    addresses: Vec<usize>,
+    hashes: pods::Hashes,
     computed_at: Option<DateTime<Utc>>,
     instances: Vec<InstanceStatus>,
 }
@@ -155,9 +157,9 @@ impl InstanceCache {
         hashes: pods::Hashes,
         now: DateTime<Utc>,
     ) -> Vec<InstanceStatus> {
-        let key = (fingerprint(pods), hashes);
-        if let (Some(cached), Some(at)) = (&self.key, self.computed_at) {
-            if *cached == key {
+        let addresses = addresses(pods);
+        if let Some(at) = self.computed_at {
+            if addresses == self.addresses && hashes == self.hashes {
                 let elapsed = u64::try_from((now - at).num_seconds()).unwrap_or(0);
                 return self
                     .instances
@@ -169,24 +171,27 @@ impl InstanceCache {
                     .collect();
             }
         }
-        let mut instances: Vec<_> = pods.iter().map(|pod| pods::instance(pod, &key.1)).collect();
+        let mut instances: Vec<_> = pods
+            .iter()
+            .map(|pod| pods::instance(pod, &hashes))
+            .collect();
         // Watch stores are unordered; the table should not reshuffle between readings.
         instances.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        self.key = Some(key);
-        self.computed_at = Some(now);
-        self.instances.clone_from(&instances);
+        *self = Self {
+            _held: pods.to_vec(),
+            addresses,
+            hashes,
+            computed_at: Some(now),
+            instances: instances.clone(),
+        };
         instances
     }
 }
 
-/// Pods' identities and versions, combined so that their order does not matter.
-fn fingerprint(pods: &[Arc<Pod>]) -> u64 {
-    pods.iter().fold(pods.len() as u64, |combined, pod| {
-        let mut hasher = std::hash::DefaultHasher::new();
-        pod.metadata.uid.hash(&mut hasher);
-        pod.metadata.resource_version.hash(&mut hasher);
-        combined ^ hasher.finish()
-    })
+fn addresses(pods: &[Arc<Pod>]) -> Vec<usize> {
+    let mut addresses: Vec<usize> = pods.iter().map(|pod| Arc::as_ptr(pod) as usize).collect();
+    addresses.sort_unstable();
+    addresses
 }
 
 #[cfg(test)]
@@ -218,7 +223,7 @@ mod tests {
             first.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
             ["w-1", "w-2"]
         );
-        let key = cache.key.clone();
+        let computed = cache.computed_at;
 
         // The same pods in another order, ten seconds on: the cached rows, ten seconds older.
         let again = cache.instances(
@@ -226,8 +231,7 @@ mod tests {
             pods::Hashes::default(),
             at(10),
         );
-        assert_eq!(cache.key, key, "nothing was recomputed");
-        assert_eq!(cache.computed_at, Some(at(0)));
+        assert_eq!(cache.computed_at, computed, "nothing was recomputed");
         let uptime =
             |rows: &[InstanceStatus]| rows.iter().map(|i| i.uptime_secs).collect::<Vec<_>>();
         assert!(uptime(&first).iter().all(Option::is_some));
@@ -239,10 +243,16 @@ mod tests {
                 .collect::<Vec<_>>()
         );
 
-        // One pod changed: everything is read again.
-        let changed = vec![pod("w-2", "8"), pod("w-1", "5")];
+        // One pod changed (the store holds a new `Arc`): everything is read again.
+        let changed = vec![pod("w-2", "8"), pods[1].clone()];
         cache.instances(&changed, pods::Hashes::default(), at(20));
-        assert_ne!(cache.key, key);
         assert_eq!(cache.computed_at, Some(at(20)));
+        // New revision hashes change the tracks: read again.
+        let canary = pods::Hashes {
+            stable: "a".to_owned(),
+            canary: "b".to_owned(),
+        };
+        cache.instances(&changed, canary, at(30));
+        assert_eq!(cache.computed_at, Some(at(30)));
     }
 }

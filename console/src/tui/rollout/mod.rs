@@ -38,7 +38,7 @@ const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "[ ]",
-        action: "the previous / next Rollout, when the namespace has several",
+        action: "previous / next Rollout, when there are several",
     },
 ];
 

@@ -44,6 +44,9 @@ const BATCH_FLUSH: Duration = Duration::from_millis(200);
 const REOPEN_FIRST: Duration = Duration::from_millis(500);
 const REOPEN_MAX: Duration = Duration::from_secs(10);
 const STEADY_STREAM: Duration = Duration::from_secs(10);
+/// How far before the last line seen a reopened stream starts: the kubelet's clock is
+/// not the console's, and the lines seen twice are dropped by their time anyway.
+const REOPEN_OVERLAP_SECS: i64 = 10;
 
 pub fn stream(
     cluster: Cluster,
@@ -240,7 +243,8 @@ async fn follow(
         backoff = (backoff * 2).min(REOPEN_MAX);
         if let Some(seen) = seen.last {
             params.tail_lines = None;
-            params.since_seconds = Some((Utc::now() - seen).num_seconds().max(0) + 1);
+            params.since_seconds =
+                Some((Utc::now() - seen).num_seconds().max(0) + REOPEN_OVERLAP_SECS);
         }
     }
     followed

@@ -136,10 +136,17 @@ install_tools() {
   install_cargo_tool cargo-deny "$CARGO_DENY_VERSION"
 }
 
+# Current when both run and are the pinned versions: a venv moved with its checkout,
+# or left behind by a Python upgrade, has scripts that no longer start.
+python_tools_current() {
+  [[ "$("$TOOLS_BIN/yamllint" --version 2>/dev/null)" == "yamllint $YAMLLINT_VERSION" ]] &&
+    [[ "$("$TOOLS_BIN/pre-commit" --version 2>/dev/null)" == "pre-commit $PRE_COMMIT_VERSION" ]]
+}
+
 install_yamllint() {
-  [[ -x "$TOOLS_BIN/yamllint" && -x "$TOOLS_BIN/pre-commit" ]] && return
+  python_tools_current && return
   echo "installing yamllint $YAMLLINT_VERSION and pre-commit $PRE_COMMIT_VERSION (PyPI, into target/tools/venv)" >&2
-  python3 -m venv "$TOOLS_DIR/venv"
+  python3 -m venv --clear "$TOOLS_DIR/venv"
   "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check \
     "yamllint==$YAMLLINT_VERSION" "pre-commit==$PRE_COMMIT_VERSION"
   ln -sf ../venv/bin/yamllint "$TOOLS_BIN/yamllint"

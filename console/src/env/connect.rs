@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::kubernetes::{KubernetesEnvironment, KubernetesOptions, TargetArgs};
+use super::kubernetes::{KubernetesEnvironment, KubernetesOptions, PrometheusAccess, TargetArgs};
 use super::local::{LocalEnvironment, StateDir};
 use super::AnyEnvironment;
 use super::Records;
+use crate::sources::prometheus::ServiceRef;
 
 /// Which environment to operate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -56,6 +57,16 @@ pub struct EnvArgs {
     /// port-forward: http://127.0.0.1:9090).
     #[arg(long, global = true, env = "OPSBOX_PROMETHEUS_URL")]
     pub prometheus_url: Option<String>,
+    /// kubernetes: the same Prometheus as an in-cluster Service, reached through the API
+    /// server's service proxy: [NAMESPACE/]NAME:PORT (e.g.
+    /// monitoring/prometheus-operated:9090; the release's namespace when none is named).
+    #[arg(
+        long,
+        global = true,
+        env = "OPSBOX_PROMETHEUS_SERVICE",
+        conflicts_with = "prometheus_url"
+    )]
+    pub prometheus_service: Option<ServiceRef>,
 }
 
 /// No environment runs where the flags point; the message says where and what to do.
@@ -92,7 +103,11 @@ impl EnvArgs {
                         namespace: self.namespace.clone(),
                     },
                     rollout: self.rollout.clone(),
-                    prometheus_url: self.prometheus_url.clone(),
+                    prometheus: match (&self.prometheus_url, &self.prometheus_service) {
+                        (Some(url), _) => Some(PrometheusAccess::Url(url.clone())),
+                        (None, Some(service)) => Some(PrometheusAccess::Service(service.clone())),
+                        (None, None) => None,
+                    },
                     read_only,
                 };
                 Ok(AnyEnvironment::Kubernetes(KubernetesEnvironment::open(
@@ -157,5 +172,38 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("opsbox up"), "{message}");
+    }
+
+    #[test]
+    fn prometheus_is_one_url_or_one_service_and_a_bad_service_is_a_usage_error() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(["opsbox", "--env", "kubernetes"].iter().chain(args))
+        };
+        let cli = parse(&[
+            "--prometheus-service",
+            "monitoring/prometheus-operated:9090",
+            "slo",
+        ])
+        .expect("a service");
+        assert_eq!(
+            cli.env
+                .prometheus_service
+                .map(|service| service.to_string())
+                .as_deref(),
+            Some("monitoring/prometheus-operated:9090")
+        );
+        let both = parse(&[
+            "--prometheus-service",
+            "prometheus:9090",
+            "--prometheus-url",
+            "http://127.0.0.1:9090",
+            "slo",
+        ])
+        .expect_err("one or the other");
+        assert_eq!(both.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let bad = parse(&["--prometheus-service", "prometheus", "slo"]).expect_err("no port");
+        assert_eq!(bad.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(bad.to_string().contains("[NAMESPACE/]NAME:PORT"), "{bad}");
     }
 }

@@ -178,6 +178,7 @@ fn drive(console: &Console) -> Result<()> {
     events_name_the_operator(console)?;
     logs_show_a_pod_line(console)?;
     admin_calls_go_through_the_api_servers_proxies(console)?;
+    slos_through_the_service_proxy_name_who_refused(console)?;
     autoscalers_show_in_the_status(console)?;
     outages_are_chaos_mesh_objects_with_their_duration(console)?;
     Ok(())
@@ -295,6 +296,41 @@ fn admin_calls_go_through_the_api_servers_proxies(console: &Console) -> Result<(
             && stderr.contains("no API pod took the fault")
             && stderr.contains("through the pod proxy"),
         "admin's fault: {stderr}"
+    );
+    Ok(())
+}
+
+/// `--prometheus-service` reads through the API server's service proxy: the real API
+/// server's refusals come back as its own, with the reason (no Prometheus runs here;
+/// the mocked tier reads SLOs through the same path).
+fn slos_through_the_service_proxy_name_who_refused(console: &Console) -> Result<()> {
+    let slo = |user| {
+        let out = console.run(
+            user,
+            &[
+                "--prometheus-service",
+                "monitoring/prometheus-operated:9090",
+                "slo",
+            ],
+        )?;
+        ensure!(
+            !out.status.success(),
+            "opsbox slo succeeded without a Prometheus"
+        );
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let viewer = slo(User::Viewer)?;
+    ensure!(
+        viewer.contains(
+            "did not forward to Prometheus at service monitoring/prometheus-operated:9090"
+        ) && viewer.contains("refused by RBAC (403)")
+            && viewer.contains("services/proxy"),
+        "viewer's SLOs: {viewer}"
+    );
+    let admin = slo(User::Admin)?;
+    ensure!(
+        admin.contains("not found (404)") && admin.contains("prometheus-operated"),
+        "admin's SLOs: {admin}"
     );
     Ok(())
 }

@@ -53,7 +53,7 @@ use crate::model::{
     DeadLetters, EnvironmentStatus, InstanceStatus, QueueOverview, RequeueReport, RequeueRequest,
     RolloutStatus,
 };
-use crate::sources::prometheus::{read_slos, PrometheusClient};
+use crate::sources::prometheus::{read_slos, PrometheusClient, ServiceRef};
 
 /// One namespace of one cluster, with a client made for the runtime that uses it.
 #[derive(Clone)]
@@ -71,8 +71,17 @@ pub struct Cluster {
 pub struct KubernetesOptions {
     pub target: TargetArgs,
     pub rollout: Option<String>,
-    pub prometheus_url: Option<String>,
+    pub prometheus: Option<PrometheusAccess>,
     pub read_only: bool,
+}
+
+/// Where the SLOs are read from on a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrometheusAccess {
+    /// Dialled directly (`--prometheus-url`), e.g. a port-forward.
+    Url(String),
+    /// A Service reached through the API server's proxy (`--prometheus-service`).
+    Service(ServiceRef),
 }
 
 #[derive(Clone)]
@@ -84,7 +93,7 @@ struct Inner {
     target: Option<target::Target>,
     cluster: OnceCell<Cluster>,
     rollout: workload::RolloutChoice,
-    prometheus_url: Option<String>,
+    prometheus: Option<PrometheusAccess>,
     read_only: bool,
     records: Records,
     permissions: access::PermissionCache,
@@ -141,7 +150,7 @@ impl KubernetesEnvironment {
                     |cluster| cluster.rollout.clone(),
                 ),
                 cluster: OnceCell::new_with(cluster),
-                prometheus_url: options.prometheus_url,
+                prometheus: options.prometheus,
                 read_only: options.read_only,
                 records,
                 permissions: access::PermissionCache::default(),
@@ -268,8 +277,42 @@ impl KubernetesEnvironment {
         Ok(route)
     }
 
+    /// The Prometheus the SLOs come from, as readings and reports name it.
     fn prometheus_url(&self) -> Option<String> {
-        self.inner.prometheus_url.clone()
+        match self.inner.prometheus.as_ref()? {
+            PrometheusAccess::Url(url) => Some(url.clone()),
+            PrometheusAccess::Service(service) => {
+                Some(self.prometheus_service(service).to_string())
+            }
+        }
+    }
+
+    /// A Service without a namespace is in the release's.
+    fn prometheus_service(&self, service: &ServiceRef) -> ServiceRef {
+        let namespace = match (&self.inner.target, self.inner.cluster.get()) {
+            (_, Some(cluster)) => cluster.namespace.as_str(),
+            (Some(target), None) => target.namespace.as_str(),
+            (None, None) => "default",
+        };
+        service.in_namespace(namespace)
+    }
+
+    async fn prometheus_client(&self) -> anyhow::Result<PrometheusClient> {
+        match &self.inner.prometheus {
+            Some(PrometheusAccess::Url(url)) => Ok(PrometheusClient::new(url, SLO_DEADLINE)?),
+            Some(PrometheusAccess::Service(service)) => {
+                let cluster = self.cluster().await?;
+                Ok(PrometheusClient::through_service_proxy(
+                    cluster.client.clone(),
+                    &self.prometheus_service(service),
+                    SLO_DEADLINE,
+                ))
+            }
+            None => anyhow::bail!(
+                "no Prometheus to read the SLOs from: pass --prometheus-service NAMESPACE/NAME:PORT \
+                 (through the API server) or --prometheus-url (e.g. a port-forward to the cluster's Prometheus)"
+            ),
+        }
     }
 }
 
@@ -327,7 +370,11 @@ impl Environment for KubernetesEnvironment {
     }
 
     async fn metrics_url(&self) -> anyhow::Result<Option<String>> {
-        Ok(self.inner.prometheus_url.clone())
+        // Behind the API server's proxy there is no URL this machine could dial.
+        Ok(match &self.inner.prometheus {
+            Some(PrometheusAccess::Url(url)) => Some(url.clone()),
+            _ => None,
+        })
     }
 
     async fn status(&self) -> anyhow::Result<EnvironmentStatus> {
@@ -360,12 +407,8 @@ impl Environment for KubernetesEnvironment {
             query.source != SourceChoice::Embedded,
             "the embedded SLO engine runs only in the local environment; on a cluster the SLOs come from Prometheus"
         );
-        let url = self.inner.prometheus_url.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "no Prometheus to read the SLOs from: pass --prometheus-url (e.g. a port-forward to the cluster's Prometheus)"
-            )
-        })?;
-        let client = PrometheusClient::new(&url, SLO_DEADLINE)?;
+        let client = self.prometheus_client().await?;
+        let url = client.base_url().to_owned();
         let spec = crate::slo::SloSpec::builtin()?;
         let now = Utc::now();
         let read = tokio::time::timeout(SLO_DEADLINE, read_slos(&client, &spec, query.scope, now))

@@ -1,4 +1,5 @@
-//! Instant queries against Prometheus' HTTP API (`POST /api/v1/query`), with every way it can fail named.
+//! Instant queries against Prometheus' HTTP API (`POST /api/v1/query`, or `GET` through
+//! a Kubernetes API server's service proxy), with every way it can fail named.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -6,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::service_proxy::{self, Forwarded, ProxyFailure, ServiceRef};
 use crate::sources::capped::read_capped;
 use crate::sources::scrape::root_cause;
 
@@ -23,6 +25,8 @@ pub enum PrometheusError {
     InvalidUrl { url: String, reason: String },
     #[error("Prometheus at {url} is unreachable: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("the API server did not forward to Prometheus at {url}: {reason}")]
+    NotForwarded { url: String, reason: String },
     #[error("Prometheus at {url} did not answer within {timeout:?}")]
     Timeout { url: String, timeout: Duration },
     #[error("Prometheus at {url} answered HTTP {status} to `{query}`: {message}")]
@@ -63,11 +67,31 @@ pub struct Sample {
 }
 
 /// A Prometheus server's query API; cheap to clone (one connection pool).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PrometheusClient {
+    /// Where the queries go, as messages name it.
     base_url: String,
-    http: reqwest::Client,
+    route: Route,
     timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Route {
+    Direct(reqwest::Client),
+    /// Through the API server: the client and the proxy path of the Service.
+    ServiceProxy {
+        client: kube::Client,
+        path: String,
+    },
+}
+
+impl std::fmt::Debug for PrometheusClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusClient")
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PrometheusClient {
@@ -93,9 +117,26 @@ impl PrometheusClient {
             .map_err(|error| invalid(error.to_string()))?;
         Ok(Self {
             base_url,
-            http,
+            route: Route::Direct(http),
             timeout,
         })
+    }
+
+    /// Prometheus behind `service` (its namespace filled in), reached through the API
+    /// server `client` talks to.
+    pub fn through_service_proxy(
+        client: kube::Client,
+        service: &ServiceRef,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            base_url: format!("service {service} (through the API server's proxy)"),
+            route: Route::ServiceProxy {
+                client,
+                path: service.proxy_path(),
+            },
+            timeout,
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -116,25 +157,14 @@ impl PrometheusClient {
                 format!("{:.3}", at.timestamp_millis() as f64 / 1000.0),
             ));
         }
-        let response = self
-            .http
-            .post(format!("{}/api/v1/query", self.base_url))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|error| self.transport_error(&error))?;
-        let status = response.status();
-        let body = read_capped(response, MAX_ANSWER_BYTES)
-            .await
-            .map_err(|error| match error {
-                error if error.is_timeout() => PrometheusError::Timeout {
-                    url: self.base_url.clone(),
-                    timeout: self.timeout,
-                },
-                error => self.malformed(promql, error.to_string()),
-            })?;
+        let (status, body) = match &self.route {
+            Route::Direct(http) => self.post(http, promql, &form).await?,
+            Route::ServiceProxy { client, path } => {
+                self.get_proxied(client, path, promql, &form).await?
+            }
+        };
         let answer = serde_json::from_slice::<ApiAnswer>(&body);
-        if !status.is_success() {
+        if !(200..300).contains(&status) {
             // Prometheus explains a 4xx/5xx in the usual envelope; a proxy may not.
             let message = match answer {
                 Ok(ApiAnswer {
@@ -149,7 +179,7 @@ impl PrometheusClient {
             };
             return Err(PrometheusError::Status {
                 url: self.base_url.clone(),
-                status: status.as_u16(),
+                status,
                 query: promql.to_owned(),
                 message,
             });
@@ -218,6 +248,68 @@ impl PrometheusClient {
         }
     }
 
+    /// The form POSTed to Prometheus itself: status and capped body.
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        promql: &str,
+        form: &[(&str, String)],
+    ) -> Result<(u16, Vec<u8>), PrometheusError> {
+        let response = http
+            .post(format!("{}/api/v1/query", self.base_url))
+            .form(form)
+            .send()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
+        let status = response.status().as_u16();
+        let body = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|error| match error {
+                error if error.is_timeout() => PrometheusError::Timeout {
+                    url: self.base_url.clone(),
+                    timeout: self.timeout,
+                },
+                error => self.malformed(promql, error.to_string()),
+            })?;
+        Ok((status, body))
+    }
+
+    /// The same query as a GET through the API server's service proxy, within the
+    /// client's timeout (the kube client has no deadline of its own).
+    async fn get_proxied(
+        &self,
+        client: &kube::Client,
+        path: &str,
+        promql: &str,
+        form: &[(&str, String)],
+    ) -> Result<(u16, Vec<u8>), PrometheusError> {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter().map(|(key, value)| (*key, value.as_str())))
+            .finish();
+        let uri = format!("{path}/api/v1/query?{query}");
+        let forwarded = tokio::time::timeout(
+            self.timeout,
+            service_proxy::get(client, uri, MAX_ANSWER_BYTES),
+        )
+        .await
+        .map_err(|_| PrometheusError::Timeout {
+            url: self.base_url.clone(),
+            timeout: self.timeout,
+        })?;
+        match forwarded {
+            Ok(Forwarded::Answer { status, body }) => Ok((status, body)),
+            Ok(Forwarded::Refused { code, message }) => Err(PrometheusError::NotForwarded {
+                url: self.base_url.clone(),
+                reason: refusal(code, &message),
+            }),
+            Err(ProxyFailure::Transport(reason)) => Err(PrometheusError::Unreachable {
+                url: self.base_url.clone(),
+                reason: format!("the API server does not answer: {reason}"),
+            }),
+            Err(ProxyFailure::Body(reason)) => Err(self.malformed(promql, reason)),
+        }
+    }
+
     fn transport_error(&self, error: &reqwest::Error) -> PrometheusError {
         if error.is_timeout() {
             PrometheusError::Timeout {
@@ -238,6 +330,16 @@ impl PrometheusClient {
             query: query.to_owned(),
             reason,
         }
+    }
+}
+
+/// The API server's refusal to forward, with what the operator can do about it.
+fn refusal(code: u16, message: &str) -> String {
+    match code {
+        403 => format!("refused by RBAC (403): {message}; reading needs `get` on services/proxy in Prometheus' namespace"),
+        404 => format!("not found (404): {message}; check the namespace, name and port of --prometheus-service"),
+        503 => format!("no Prometheus behind the Service is ready (503): {message}"),
+        code => format!("the API server answered {code}: {message}"),
     }
 }
 

@@ -16,7 +16,7 @@ use super::*;
 use crate::model::slo::{AlertLevel, Exhaustion, Measured, SloScope};
 use crate::slo::{SloSpec, SLI_WINDOWS};
 
-type Answer = (StatusCode, String);
+pub(super) type Answer = (StatusCode, String);
 
 /// A fake Prometheus: `answer` sees the `query` form field and says what to send back.
 async fn fake_prometheus(answer: impl Fn(&str) -> Answer + Send + Sync + 'static) -> String {
@@ -51,7 +51,7 @@ fn ok(body: serde_json::Value) -> Answer {
     (StatusCode::OK, body.to_string())
 }
 
-fn vector(samples: &[(serde_json::Value, &str)]) -> Answer {
+pub(super) fn vector(samples: &[(serde_json::Value, &str)]) -> Answer {
     let result: Vec<serde_json::Value> = samples
         .iter()
         .map(|(metric, value)| json!({"metric": metric, "value": [1_700_000_000.5, value]}))
@@ -59,7 +59,7 @@ fn vector(samples: &[(serde_json::Value, &str)]) -> Answer {
     ok(json!({"status": "success", "data": {"resultType": "vector", "result": result}}))
 }
 
-fn committed_spec() -> SloSpec {
+pub(super) fn committed_spec() -> SloSpec {
     SloSpec::from_yaml(include_str!("../../../../observability/slo.yaml")).expect("valid spec")
 }
 
@@ -319,7 +319,7 @@ fn window_queries_read_the_recording_rules_and_parse_as_promql() {
 
 /// A Prometheus with the generated rules loaded, 120 s of history, api-availability
 /// failing at 25% on the stable track (paging), and no other traffic.
-fn answer_with_rules(query: &str, names: &[String]) -> Answer {
+pub(super) fn answer_with_rules(query: &str, names: &[String]) -> Answer {
     if query == RULES_LOADED_QUERY {
         let samples: Vec<(serde_json::Value, &str)> = names
             .iter()

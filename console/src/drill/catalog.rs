@@ -315,6 +315,31 @@ recovery:
 ";
 
     #[test]
+    fn a_drill_needs_a_traffic_path_and_each_primitive_of_its_method() {
+        use crate::env::{ChaosSupport, Support};
+        let drill = parse_drill("tiny.yaml", MINIMAL).expect("valid");
+        assert!(drill.check_supported(&ChaosSupport::everything()).is_ok());
+        let no_traffic = ChaosSupport {
+            traffic: Support::Missing("no router here".to_owned()),
+            ..ChaosSupport::everything()
+        };
+        let error = drill.check_supported(&no_traffic).expect_err("no traffic");
+        assert_eq!(
+            error.to_string(),
+            "drill tiny cannot run here: its probes and load need a way to the API, and no router here"
+        );
+        let no_outage = ChaosSupport {
+            redis_outage: Support::Missing("Chaos Mesh is not installed".to_owned()),
+            ..ChaosSupport::everything()
+        };
+        let error = drill.check_supported(&no_outage).expect_err("no outage");
+        assert!(
+            error.to_string().contains("Chaos Mesh is not installed"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn every_built_in_drill_parses_and_the_required_ones_exist() {
         let catalog = DrillCatalog::built_in().expect("built-in drills are valid");
         for name in [

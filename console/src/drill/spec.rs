@@ -34,6 +34,12 @@ pub struct Drill {
 impl Drill {
     /// Refuses, before anything starts, a drill whose chaos this environment lacks.
     pub fn check_supported(&self, support: &ChaosSupport) -> anyhow::Result<()> {
+        if let Err(reason) = support.traffic.check() {
+            anyhow::bail!(
+                "drill {} cannot run here: its probes and load need a way to the API, and {reason}",
+                self.name
+            );
+        }
         for action in &self.method {
             let needed = match action {
                 Action::Kill(_) => &support.kill,

@@ -121,6 +121,8 @@ impl Support {
 /// The chaos primitives of an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChaosSupport {
+    /// A path for a drill's probes and load to the API: every drill sends traffic.
+    pub traffic: Support,
     pub kill: Support,
     pub postgres_outage: Support,
     pub redis_outage: Support,
@@ -130,6 +132,7 @@ pub struct ChaosSupport {
 impl ChaosSupport {
     pub fn everything() -> Self {
         Self {
+            traffic: Support::Available,
             kill: Support::Available,
             postgres_outage: Support::Available,
             redis_outage: Support::Available,

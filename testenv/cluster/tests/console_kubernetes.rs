@@ -179,6 +179,7 @@ fn drive(console: &Console) -> Result<()> {
     logs_show_a_pod_line(console)?;
     admin_calls_go_through_the_api_servers_proxies(console)?;
     slos_through_the_service_proxy_name_who_refused(console)?;
+    drills_refuse_before_they_start(console)?;
     autoscalers_show_in_the_status(console)?;
     outages_are_chaos_mesh_objects_with_their_duration(console)?;
     Ok(())
@@ -331,6 +332,31 @@ fn slos_through_the_service_proxy_name_who_refused(console: &Console) -> Result<
     ensure!(
         admin.contains("not found (404)") && admin.contains("prometheus-operated"),
         "admin's SLOs: {admin}"
+    );
+    Ok(())
+}
+
+/// A drill's probes and load have no path into a cluster: it refuses before its first
+/// step, with the reason and a non-zero exit, and nothing is touched.
+fn drills_refuse_before_they_start(console: &Console) -> Result<()> {
+    let drills =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../observability/drills");
+    let drills = drills.to_str().context("a UTF-8 path")?;
+    let pods_before = worker_pods(console.cluster)?;
+    let out = console.run(
+        User::Operator,
+        &["drill", "run", "worker-crash", "--drills-dir", drills],
+    )?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        !out.status.success()
+            && stderr.contains("drill worker-crash cannot run here")
+            && stderr.contains("--env local"),
+        "opsbox drill run: {stderr}"
+    );
+    ensure!(
+        worker_pods(console.cluster)? == pods_before,
+        "a refused drill changed the worker pods"
     );
     Ok(())
 }

@@ -428,11 +428,43 @@ async fn permissions_come_from_access_reviews_with_the_reason_and_are_cached() {
         Err("user viewer may not patch rollouts in namespace opsbox")
     );
     assert_eq!(permissions.check(Verb::Kill), Ok(()));
+    // RBAC would let viewer delete pods, but a drill has no traffic path into a cluster.
+    assert!(permissions
+        .check(Verb::RunDrill)
+        .is_err_and(|reason| reason.contains("router") && reason.contains("--env local")));
     assert!(permissions
         .check(Verb::BringUp)
         .is_err_and(|reason| reason.contains("helm")));
     // The mock is gone: a second look is the cached answer, not a failed request.
     assert_eq!(env.permissions().await, permissions);
+}
+
+#[tokio::test]
+async fn a_drill_refuses_before_it_starts_without_a_request() {
+    let (env, mut handle, _dir) = environment();
+    let catalog = crate::drill::DrillCatalog::built_in().expect("built-in drills");
+    let drill = catalog.get("worker-crash").expect("worker-crash");
+    let environment = crate::env::AnyEnvironment::Kubernetes(env);
+    let error = crate::drill::runner::run(
+        drill,
+        "built-in",
+        &environment,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect_err("no traffic path on a cluster");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("drill worker-crash cannot run here") && message.contains("--env local"),
+        "{message}"
+    );
+    // Refused before it began: the API server was never asked anything.
+    assert!(
+        tokio::time::timeout(std::time::Duration::ZERO, handle.next_request())
+            .await
+            .is_err(),
+        "a request was sent"
+    );
 }
 
 #[tokio::test]

@@ -114,6 +114,11 @@ impl std::fmt::Debug for KubernetesEnvironment {
     }
 }
 
+/// Why drills do not run on a cluster yet.
+const NO_TRAFFIC_PATH: &str = "a drill's probes and load go through the local environment's \
+     router, and this console has no such path into a cluster (the API server's proxy is no \
+     load path): run drills with --env local";
+
 /// How long an SLO report may take from Prometheus.
 const SLO_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -340,7 +345,7 @@ impl Environment for KubernetesEnvironment {
         if let Some(permissions) = self.inner.permissions.fresh() {
             return permissions;
         }
-        let permissions = match self.cluster().await {
+        let mut permissions = match self.cluster().await {
             Ok(cluster) => access::review(cluster).await,
             Err(error) => {
                 let mut none = Permissions::all();
@@ -350,6 +355,10 @@ impl Environment for KubernetesEnvironment {
                 return none;
             }
         };
+        // Whatever RBAC says, a drill has no traffic path here: its key is greyed.
+        if permissions.check(super::Verb::RunDrill).is_ok() {
+            permissions.deny(super::Verb::RunDrill, NO_TRAFFIC_PATH);
+        }
         self.inner.permissions.store(&permissions);
         permissions
     }
@@ -362,6 +371,7 @@ impl Environment for KubernetesEnvironment {
             _ => Support::Available,
         };
         ChaosSupport {
+            traffic: Support::Missing(NO_TRAFFIC_PATH.to_owned()),
             kill: Support::Available,
             postgres_outage: outage.clone(),
             redis_outage: outage,

@@ -14,6 +14,7 @@ mod faults;
 #[cfg(test)]
 mod fixture_tests;
 mod logs;
+mod memory;
 #[cfg(test)]
 mod mock_admin_tests;
 #[cfg(test)]

@@ -5,11 +5,12 @@
 //! never freezes; until the stores are complete (or when a watch fails first),
 //! readings come from plain lists.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::memory;
 use super::snapshot::InstanceCache;
 use super::stores::{ReleaseStores, WatchHealth};
 use super::KubernetesEnvironment;
@@ -53,10 +54,17 @@ pub fn status_readings(
             }
         }
         let mut instances = InstanceCache::default();
+        let mut trimmed: Option<Instant> = None;
         loop {
             let reading = read(&environment, stores.as_ref(), &health, &mut instances).await;
             if readings.try_send(reading).is_err() && readings.is_closed() {
                 break;
+            }
+            // Once the stores hold the first lists, the pages they came in are garbage.
+            let due = trimmed.is_none_or(|at| at.elapsed() >= memory::TRIM_EVERY);
+            if due && stores.as_ref().is_some_and(ReleaseStores::is_ready) {
+                memory::return_free_memory().await;
+                trimmed = Some(Instant::now());
             }
             tokio::select! {
                 () = stop.cancelled() => break,

@@ -58,7 +58,7 @@ lint: ## fmt --check, clippy -D warnings, shellcheck, hadolint, yamllint, action
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	shellcheck scripts/*.sh .ci/run
-	hadolint Dockerfile*
+	target/tools/bin/hadolint Dockerfile*
 	target/tools/bin/yamllint --strict .
 	target/tools/bin/pre-commit validate-config .pre-commit-config.yaml
 	target/tools/bin/actionlint

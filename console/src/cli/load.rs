@@ -11,7 +11,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::env::{EnvArgs, Environment};
+use crate::env::{EnvArgs, EnvKind, Environment};
 use crate::load::{
     self, KindMix, LoadConfig, LoadProgress, Mix, MAX_DURATION, MAX_IN_FLIGHT, MAX_RPS,
 };
@@ -108,9 +108,11 @@ pub(super) async fn router_url(env: &EnvArgs) -> anyhow::Result<String> {
         .connect()
         .context("no --url given and no running environment to find the API in")?;
     let status = environment.status().await?;
-    let router = status
-        .router
-        .context("the environment's router is not listening yet; wait for `opsbox up` to finish")?;
+    let missing = match env.kind {
+        EnvKind::Local => "the environment's router is not listening yet; wait for `opsbox up` to finish",
+        EnvKind::Kubernetes => "no path to the release's API: pass --url, or --api-url with a port-forward (scripts/port-forward.sh --background) or an ingress",
+    };
+    let router = status.router.context(missing)?;
     Ok(router.url)
 }
 

@@ -31,6 +31,10 @@ pub fn render(status: &EnvironmentStatus, now: DateTime<Utc>) -> String {
                 router.canary_upstreams.join(", ")
             );
         }
+        // A cluster's status has no state directory and an ingress only with --api-url.
+        None if status.state_dir.is_none() => {
+            out.push_str("\napi url: none given (--api-url: a port-forward or an ingress)\n");
+        }
         None => out.push_str("\nrouter: not listening yet\n"),
     }
     match &status.queue {
@@ -40,6 +44,9 @@ pub fn render(status: &EnvironmentStatus, now: DateTime<Utc>) -> String {
                 "queue: ready {}, delayed {}, processing {}, dead {}",
                 queue.ready, queue.delayed, queue.processing, queue.dead
             );
+        }
+        None if status.state_dir.is_none() => {
+            out.push_str("queue: not read here (opsbox queue; or give --api-url)\n");
         }
         None => out.push_str("queue: unknown (Redis does not answer)\n"),
     }

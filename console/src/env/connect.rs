@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::kubernetes::{KubernetesEnvironment, KubernetesOptions, PrometheusAccess, TargetArgs};
+use super::kubernetes::{
+    ApiUrl, KubernetesEnvironment, KubernetesOptions, PrometheusAccess, TargetArgs,
+};
 use super::local::{LocalEnvironment, StateDir};
 use super::AnyEnvironment;
 use super::Records;
@@ -67,6 +69,12 @@ pub struct EnvArgs {
         conflicts_with = "prometheus_url"
     )]
     pub prometheus_service: Option<ServiceRef>,
+    /// kubernetes: the release's API as this machine reaches it, a port-forward
+    /// (scripts/port-forward.sh --background: http://127.0.0.1:8080) or an ingress.
+    /// Drills, `load` and `smoke` send their traffic there, and the queue, dead letters
+    /// and requeue go there with the admin token.
+    #[arg(long, global = true, env = "OPSBOX_API_URL")]
+    pub api_url: Option<ApiUrl>,
 }
 
 /// No environment runs where the flags point; the message says where and what to do.
@@ -108,6 +116,7 @@ impl EnvArgs {
                         (None, Some(service)) => Some(PrometheusAccess::Service(service.clone())),
                         (None, None) => None,
                     },
+                    api_url: self.api_url.clone(),
                     read_only,
                 };
                 Ok(AnyEnvironment::Kubernetes(KubernetesEnvironment::open(
@@ -205,5 +214,24 @@ mod tests {
         let bad = parse(&["--prometheus-service", "prometheus", "slo"]).expect_err("no port");
         assert_eq!(bad.kind(), clap::error::ErrorKind::ValueValidation);
         assert!(bad.to_string().contains("[NAMESPACE/]NAME:PORT"), "{bad}");
+    }
+
+    #[test]
+    fn the_api_url_is_a_base_url_or_a_usage_error() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(["opsbox", "--env", "kubernetes"].iter().chain(args))
+        };
+        let cli = parse(&["--api-url", "http://127.0.0.1:8080", "drill", "list"]).expect("a URL");
+        assert_eq!(
+            cli.env.api_url.map(|url| url.to_string()).as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        let bad = parse(&["--api-url", "127.0.0.1:8080", "status"]).expect_err("no scheme");
+        assert_eq!(bad.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(
+            bad.to_string().contains("e.g. http://127.0.0.1:8080"),
+            "{bad}"
+        );
     }
 }

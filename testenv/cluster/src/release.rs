@@ -186,9 +186,19 @@ pub fn opsbox_exe() -> Result<PathBuf> {
     Ok(exe)
 }
 
+/// Test-only credentials of this test process, never written to the repository.
+fn test_password() -> String {
+    format!("test-{}", std::process::id())
+}
+
+/// The admin token [`create_secrets`] puts in the release's Secret.
+pub fn admin_token() -> String {
+    format!("admin-{}", test_password())
+}
+
 /// Test-only credentials, made here and never written to the repository.
 pub fn create_secrets(cluster: &Cluster) -> Result<()> {
-    let password = format!("test-{}", std::process::id());
+    let password = test_password();
     let host = format!("{RELEASE}-postgres");
     for args in [
         vec![
@@ -200,7 +210,7 @@ pub fn create_secrets(cluster: &Cluster) -> Result<()> {
             format!("--from-literal=REDIS_URL=redis://{RELEASE}-redis:6379"),
             format!("--from-literal=REDIS_ADDRESS={RELEASE}-redis:6379"),
             "--from-literal=REDIS_PASSWORD=".to_owned(),
-            format!("--from-literal=OPSBOX_ADMIN_TOKEN=admin-{password}"),
+            format!("--from-literal=OPSBOX_ADMIN_TOKEN={}", admin_token()),
         ],
         vec![
             "create".to_owned(),

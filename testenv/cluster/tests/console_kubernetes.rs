@@ -3,7 +3,8 @@
 //! Rollout (new image → paused at weight 10 → promote → next step → abort → Degraded →
 //! retry → promote --full → Healthy on the new revision → undo), kills a pod that its
 //! ReplicaSet replaces, is refused by RBAC as `viewer` with the reason and a non-zero
-//! exit, records an Event per action, and shows a kwok pod's log.
+//! exit, records an Event per action, shows a kwok pod's log, and runs a drill whose
+//! kills act on the cluster while its traffic goes to `--api-url`.
 //!
 //! Needs `cargo build -p opsbox` first (`make test` builds every binary). Skips with one
 //! line where the tier cannot run; OPSBOX_REQUIRE_CLUSTER=1 (CI) makes that a failure.
@@ -13,7 +14,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use opsbox_cluster::release::{install_extra_crds, install_with, opsbox_exe, RELEASE};
+use opsbox_cluster::api_stand_in::ApiStandIn;
+use opsbox_cluster::release::{admin_token, install_extra_crds, install_with, opsbox_exe, RELEASE};
 use opsbox_cluster::tmux::Tmux;
 use opsbox_cluster::{wait_until, Cluster, User};
 use serde_json::Value;
@@ -180,6 +182,7 @@ fn drive(console: &Console) -> Result<()> {
     admin_calls_go_through_the_api_servers_proxies(console)?;
     slos_through_the_service_proxy_name_who_refused(console)?;
     drills_refuse_before_they_start(console)?;
+    drills_run_through_the_api_url(console)?;
     autoscalers_show_in_the_status(console)?;
     outages_are_chaos_mesh_objects_with_their_duration(console)?;
     Ok(())
@@ -336,27 +339,98 @@ fn slos_through_the_service_proxy_name_who_refused(console: &Console) -> Result<
     Ok(())
 }
 
-/// A drill's probes and load have no path into a cluster: it refuses before its first
-/// step, with the reason and a non-zero exit, and nothing is touched.
-fn drills_refuse_before_they_start(console: &Console) -> Result<()> {
+/// The drill files the repository ships.
+fn drills_dir() -> Result<String> {
     let drills =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../observability/drills");
-    let drills = drills.to_str().context("a UTF-8 path")?;
+    Ok(drills.to_str().context("a UTF-8 path")?.to_owned())
+}
+
+/// Without `--api-url` a drill's probes and load have no path into a cluster: it
+/// refuses before its first step, with the reason and a non-zero exit, and nothing is
+/// touched.
+fn drills_refuse_before_they_start(console: &Console) -> Result<()> {
+    let drills = drills_dir()?;
     let pods_before = worker_pods(console.cluster)?;
     let out = console.run(
         User::Operator,
-        &["drill", "run", "worker-crash", "--drills-dir", drills],
+        &["drill", "run", "worker-crash", "--drills-dir", &drills],
     )?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(
         !out.status.success()
             && stderr.contains("drill worker-crash cannot run here")
-            && stderr.contains("--env local"),
+            && stderr.contains("--api-url"),
         "opsbox drill run: {stderr}"
     );
     ensure!(
         worker_pods(console.cluster)? == pods_before,
         "a refused drill changed the worker pods"
+    );
+    Ok(())
+}
+
+/// With `--api-url` the same drill runs: its two kills delete the release's worker pods
+/// (their ReplicaSet replaces them and the drill waits until all run again), its probes
+/// and load go to the URL, and its queue depth and task census come from the API there
+/// with the token the console read from the release's Secret. Behind the URL is what a
+/// port-forward would reach ([`ApiStandIn`]: kwok's pods run nothing).
+fn drills_run_through_the_api_url(console: &Console) -> Result<()> {
+    let logs = tempfile::tempdir()?;
+    let api = ApiStandIn::start(&console.exe, &admin_token(), logs.path())?;
+    let drills = drills_dir()?;
+    let pods_before = worker_pods(console.cluster)?;
+    let out = console.run(
+        User::Operator,
+        &[
+            "--api-url",
+            api.url(),
+            "drill",
+            "run",
+            "worker-crash",
+            "--drills-dir",
+            &drills,
+            "--json",
+        ],
+    )?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success(),
+        "opsbox drill run --api-url: {}\n{stdout}\n{stderr}",
+        out.status
+    );
+    let report: Value = serde_json::from_str(&stdout).context("the drill's JSON report")?;
+    ensure!(report["passed"] == true, "the drill failed: {report:#}");
+    let killed: Vec<String> = report["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|step| step["detail"].as_str()?.strip_prefix("killed "))
+        .map(str::to_owned)
+        .collect();
+    ensure!(killed.len() == 2, "two kills expected: {report:#}");
+    // The cluster's pods: the first was there before, none of them is there now.
+    let now = worker_pods(console.cluster)?;
+    ensure!(
+        pods_before.contains(&killed[0])
+            && killed.iter().all(|pod| !now.contains(pod))
+            && now.len() == pods_before.len(),
+        "killed {killed:?}, worker pods before {pods_before:?}, now {now:?}"
+    );
+    let traffic = &report["traffic"];
+    let tasks = &report["tasks"];
+    ensure!(
+        traffic["load_requests"].as_u64() > Some(0)
+            && traffic["probe_requests"].as_u64() > Some(0)
+            && traffic["load_failures"] == 0
+            && tasks["created"].as_u64() > Some(0)
+            && tasks["lost"] == 0,
+        "traffic {traffic}, tasks {tasks}"
+    );
+    eprintln!(
+        "worker-crash on the cluster through --api-url: killed {killed:?}; traffic {traffic}; tasks {tasks}; recovery {}",
+        report["recovery"]
     );
     Ok(())
 }

@@ -53,8 +53,31 @@ impl Access {
     }
 }
 
-/// What each verb needs; `None` for verbs this environment does not offer at all.
-pub fn needed(verb: Verb) -> Option<Access> {
+/// How the release-wide admin calls (requeue) reach the API, which decides what RBAC
+/// stands between the operator and them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminPath {
+    /// Through the API server's service proxy: `create services/proxy`.
+    ServiceProxy,
+    /// To `--api-url` with the token from the release's Secret: `get secrets`.
+    DirectWithSecret,
+    /// To `--api-url` with `OPSBOX_ADMIN_TOKEN`: the API alone decides.
+    DirectWithToken,
+}
+
+impl AdminPath {
+    pub fn of(api_url_given: bool) -> Self {
+        match (api_url_given, super::admin::token_given()) {
+            (false, _) => Self::ServiceProxy,
+            (true, false) => Self::DirectWithSecret,
+            (true, true) => Self::DirectWithToken,
+        }
+    }
+}
+
+/// What each verb needs; `None` for verbs this environment does not offer at all, or
+/// that no RBAC rule stands in front of (a requeue with the operator's own token).
+pub fn needed(verb: Verb, admin: AdminPath) -> Option<Access> {
     const ROLLOUTS: &str = "argoproj.io";
     Some(match verb {
         Verb::Promote | Verb::Abort | Verb::Retry => {
@@ -64,7 +87,11 @@ pub fn needed(verb: Verb) -> Option<Access> {
         Verb::Restart | Verb::Kill | Verb::RunDrill => Access::new("delete", "", "pods", ""),
         // Through the API server's proxies: a PUT to each API pod, a POST to the Service.
         Verb::Fault => Access::new("update", "", "pods", "proxy"),
-        Verb::Requeue => Access::new("create", "", "services", "proxy"),
+        Verb::Requeue => match admin {
+            AdminPath::ServiceProxy => Access::new("create", "", "services", "proxy"),
+            AdminPath::DirectWithSecret => Access::new("get", "", "secrets", ""),
+            AdminPath::DirectWithToken => return None,
+        },
         // `freeze` makes a NetworkChaos instead; one question stands for both.
         Verb::Outage => Access::new("create", "chaos-mesh.org", "podchaos", ""),
         Verb::BringUp => return None,
@@ -111,12 +138,13 @@ async fn allowed(cluster: &Cluster, access: Access) -> Result<bool, String> {
 }
 
 /// Every verb checked; the reasons name the user, the request and the namespace.
-pub async fn review(cluster: &Cluster) -> Permissions {
+pub async fn review(cluster: &Cluster, admin: AdminPath) -> Permissions {
     let who = identity(cluster).await.unwrap_or_else(|| "you".to_owned());
     let mut permissions = Permissions::all();
     let checks = Verb::ALL.map(|verb| async move {
-        let outcome = match needed(verb) {
+        let outcome = match needed(verb, admin) {
             Some(access) => allowed(cluster, access).await.map(|ok| (ok, Some(access))),
+            None if verb == Verb::Requeue => Ok((true, None)),
             None => Ok((false, None)),
         };
         (verb, outcome)

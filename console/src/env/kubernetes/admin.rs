@@ -1,9 +1,9 @@
 //! The API's admin endpoints on a cluster (queue, dead letters, requeue, faults), reached
 //! through the API server's service proxy with the admin token from the Secret the
-//! chart gives the API (or `OPSBOX_ADMIN_TOKEN` in the operator's environment). Nothing
-//! is dialled directly: the API server forwards, so the operator needs `get`/`create`
-//! on `services/proxy` and `update` on `pods/proxy`, and `get` on the Secret unless the
-//! token is given.
+//! chart gives the API (or `OPSBOX_ADMIN_TOKEN` in the operator's environment). The API
+//! server forwards, so the operator needs `get`/`create` on `services/proxy` and
+//! `update` on `pods/proxy`, and `get` on the Secret unless the token is given. With
+//! `--api-url` the release-wide calls go to that URL instead ([`super::api_url`]).
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use kube::Api;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::api_url::{ApiUrl, DirectAdmin};
 use super::errors::{explain, within, CALL_DEADLINE};
 use super::workload::{self, ApiWorkload, API_SELECTOR};
 use super::Cluster;
@@ -33,10 +34,12 @@ const SLOW_CALL: Duration = Duration::from_secs(35);
 pub struct AdminRoute {
     service: String,
     token: String,
+    /// `--api-url`: release-wide calls go there rather than through the service proxy.
+    direct: Option<DirectAdmin>,
 }
 
 /// Finds the API's stable Service and reads its admin token.
-pub async fn route(cluster: &Cluster) -> anyhow::Result<AdminRoute> {
+pub async fn route(cluster: &Cluster, api_url: Option<&ApiUrl>) -> anyhow::Result<AdminRoute> {
     let found = workload::find(cluster).await?;
     let (template, stable_service) = match &found {
         ApiWorkload::Rollout(rollout) => (
@@ -55,14 +58,24 @@ pub async fn route(cluster: &Cluster) -> anyhow::Result<AdminRoute> {
     };
     // An operator who holds the token need not be allowed to read the release's Secret.
     let token = match std::env::var(TOKEN_VARIABLE) {
-        Ok(token) if !token.is_empty() => token,
+        Ok(token) if token_given() => token,
         _ => token(cluster, template.as_ref()).await?,
     };
     let service = match stable_service {
         Some(service) => service,
         None => api_service(cluster).await?,
     };
-    Ok(AdminRoute { service, token })
+    let direct = api_url.cloned().map(DirectAdmin::new).transpose()?;
+    Ok(AdminRoute {
+        service,
+        token,
+        direct,
+    })
+}
+
+/// Whether the operator gave the token (so the release's Secret is not read).
+pub fn token_given() -> bool {
+    std::env::var(TOKEN_VARIABLE).is_ok_and(|token| !token.is_empty())
 }
 
 /// The Secret and key the API's container reads its token from.
@@ -138,7 +151,8 @@ impl AdminRoute {
         )
     }
 
-    /// One admin call through the Service (whichever API pod the proxy picks).
+    /// One admin call through the Service (whichever API pod the proxy picks), or to
+    /// `--api-url` when one was given.
     pub async fn call<T: DeserializeOwned>(
         &self,
         cluster: &Cluster,
@@ -146,6 +160,11 @@ impl AdminRoute {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<T> {
+        if let Some(direct) = &self.direct {
+            return direct
+                .call(&self.token, method, path, body, deadline(path))
+                .await;
+        }
         let what = format!(
             "{method} {path} through the service proxy to {}",
             self.service
@@ -194,11 +213,7 @@ impl AdminRoute {
             None => Vec::new(),
         };
         let request = request.body(body)?;
-        let deadline = if path.ends_with("/requeue") {
-            SLOW_CALL
-        } else {
-            CALL_DEADLINE
-        };
+        let deadline = deadline(path);
         match tokio::time::timeout(deadline, cluster.client.request::<T>(request)).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(kube::Error::Api(status))) if unreachable_backend(&status) => {
@@ -211,6 +226,15 @@ impl AdminRoute {
             Ok(Err(error)) => Err(explain(error, &what, &cluster.server)),
             Err(_) => Err(NotRunning(format!("{what}: no answer within {deadline:?}")).into()),
         }
+    }
+}
+
+/// A requeue may take the API 30 s; anything else answers within the usual deadline.
+fn deadline(path: &str) -> std::time::Duration {
+    if path.ends_with("/requeue") {
+        SLOW_CALL
+    } else {
+        CALL_DEADLINE
     }
 }
 

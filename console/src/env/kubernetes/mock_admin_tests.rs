@@ -30,7 +30,7 @@ fn secret(data: Value) -> Value {
 }
 
 /// The Rollout, then the Secret ("s3cret").
-fn route() -> Vec<Expect> {
+pub(super) fn route() -> Vec<Expect> {
     vec![
         get(
             "/apis/argoproj.io/v1alpha1/namespaces/opsbox/rollouts?",

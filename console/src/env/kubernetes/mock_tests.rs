@@ -383,9 +383,16 @@ async fn kill_deletes_the_pod_with_no_grace() {
     assert_eq!(killed.pid, None);
 }
 
-/// Answers RBAC questions in whatever order they come: `viewer` may delete pods, not
-/// patch rollouts.
-async fn rbac_for_viewer(mut handle: Handle<Request<Body>, Response<Body>>, requests: usize) {
+/// Answers `requests` RBAC questions in whatever order they come, as `user`, allowing
+/// what `allowed` says of each request's resource attributes; returns what was asked
+/// (`verb resource/subresource`).
+pub(super) async fn answer_reviews(
+    mut handle: Handle<Request<Body>, Response<Body>>,
+    requests: usize,
+    user: &str,
+    allowed: impl Fn(&Value) -> bool,
+) -> Vec<String> {
+    let mut asked = Vec::new();
     for _ in 0..requests {
         let (request, send) = handle.next_request().await.expect("a review");
         let path = request.uri().path().to_owned();
@@ -397,16 +404,30 @@ async fn rbac_for_viewer(mut handle: Handle<Request<Body>, Response<Body>>, requ
             .to_bytes();
         let mut review: Value = serde_json::from_slice(&bytes).expect("a JSON review");
         if path.ends_with("/selfsubjectreviews") {
-            review["status"] = json!({"userInfo": {"username": "viewer"}});
+            review["status"] = json!({"userInfo": {"username": user}});
         } else {
             assert!(path.ends_with("/selfsubjectaccessreviews"), "{path}");
             let attributes = &review["spec"]["resourceAttributes"];
             assert_eq!(attributes["namespace"], NS);
-            let allowed = attributes["verb"] != "patch";
-            review["status"] = json!({"allowed": allowed});
+            asked.push(format!(
+                "{} {}/{}",
+                attributes["verb"].as_str().unwrap_or_default(),
+                attributes["resource"].as_str().unwrap_or_default(),
+                attributes["subresource"].as_str().unwrap_or_default()
+            ));
+            review["status"] = json!({"allowed": allowed(attributes)});
         }
         send.send_response(json_response(StatusCode::CREATED, &review));
     }
+    asked
+}
+
+/// `viewer` may delete pods, not patch rollouts.
+async fn rbac_for_viewer(handle: Handle<Request<Body>, Response<Body>>, requests: usize) {
+    answer_reviews(handle, requests, "viewer", |attributes| {
+        attributes["verb"] != "patch"
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -416,7 +437,9 @@ async fn permissions_come_from_access_reviews_with_the_reason_and_are_cached() {
     // One SelfSubjectReview, then one access review per verb a cluster offers.
     let reviews = 1 + Verb::ALL
         .iter()
-        .filter(|verb| super::access::needed(**verb).is_some())
+        .filter(|verb| {
+            super::access::needed(**verb, super::access::AdminPath::ServiceProxy).is_some()
+        })
         .count();
     let (permissions, ()) = tokio::join!(env.permissions(), rbac_for_viewer(handle, reviews));
     assert_eq!(
@@ -431,7 +454,7 @@ async fn permissions_come_from_access_reviews_with_the_reason_and_are_cached() {
     // RBAC would let viewer delete pods, but a drill has no traffic path into a cluster.
     assert!(permissions
         .check(Verb::RunDrill)
-        .is_err_and(|reason| reason.contains("router") && reason.contains("--env local")));
+        .is_err_and(|reason| reason.contains("--api-url") && reason.contains("--env local")));
     assert!(permissions
         .check(Verb::BringUp)
         .is_err_and(|reason| reason.contains("helm")));
@@ -455,7 +478,7 @@ async fn a_drill_refuses_before_it_starts_without_a_request() {
     .expect_err("no traffic path on a cluster");
     let message = format!("{error:#}");
     assert!(
-        message.contains("drill worker-crash cannot run here") && message.contains("--env local"),
+        message.contains("drill worker-crash cannot run here") && message.contains("--api-url"),
         "{message}"
     );
     // Refused before it began: the API server was never asked anything.

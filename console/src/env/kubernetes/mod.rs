@@ -6,6 +6,7 @@
 mod access;
 mod actions;
 mod admin;
+mod api_url;
 mod argo;
 mod chaos_mesh;
 mod errors;
@@ -18,7 +19,11 @@ mod memory;
 #[cfg(test)]
 mod mock_admin_tests;
 #[cfg(test)]
+mod mock_api_url_tests;
+#[cfg(test)]
 mod mock_choice_tests;
+#[cfg(test)]
+mod mock_logs_tests;
 #[cfg(test)]
 mod mock_tests;
 mod patches;
@@ -41,6 +46,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, OnceCell};
 use tokio_util::sync::CancellationToken;
 
+pub use api_url::ApiUrl;
 pub use target::TargetArgs;
 
 use super::{ChaosSupport, Environment, Permissions, Records, StatusReading, Support};
@@ -52,9 +58,10 @@ use crate::model::logs::{LogBatch, LogRequest};
 use crate::model::slo::{SloQuery, SloReport, SloSource, SourceChoice};
 use crate::model::{
     DeadLetters, EnvironmentStatus, InstanceStatus, QueueOverview, RequeueReport, RequeueRequest,
-    RolloutStatus,
+    RolloutStatus, RouterStatus,
 };
 use crate::sources::prometheus::{read_slos, PrometheusClient, ServiceRef};
+use opsbox_common::config::Track;
 
 /// One namespace of one cluster, with a client made for the runtime that uses it.
 #[derive(Clone)]
@@ -73,6 +80,9 @@ pub struct KubernetesOptions {
     pub target: TargetArgs,
     pub rollout: Option<String>,
     pub prometheus: Option<PrometheusAccess>,
+    /// The release's API as this machine reaches it (`--api-url`): a drill's traffic
+    /// path, and where the release-wide admin calls go.
+    pub api_url: Option<ApiUrl>,
     pub read_only: bool,
 }
 
@@ -95,6 +105,7 @@ struct Inner {
     cluster: OnceCell<Cluster>,
     rollout: workload::RolloutChoice,
     prometheus: Option<PrometheusAccess>,
+    api_url: Option<ApiUrl>,
     read_only: bool,
     records: Records,
     permissions: access::PermissionCache,
@@ -115,10 +126,11 @@ impl std::fmt::Debug for KubernetesEnvironment {
     }
 }
 
-/// Why drills do not run on a cluster yet.
-const NO_TRAFFIC_PATH: &str = "a drill's probes and load go through the local environment's \
-     router, and this console has no such path into a cluster (the API server's proxy is no \
-     load path): run drills with --env local";
+/// Why drills do not run on a cluster without `--api-url`.
+const NO_TRAFFIC_PATH: &str = "a drill's probes and load need a path to the release's API \
+     and this console was given none (the API server's proxy is no load path): pass --api-url \
+     with a port-forward (scripts/port-forward.sh --background, then http://127.0.0.1:8080) \
+     or an ingress, or run drills with --env local";
 
 /// How long an SLO report may take from Prometheus.
 const SLO_DEADLINE: Duration = Duration::from_secs(10);
@@ -157,6 +169,7 @@ impl KubernetesEnvironment {
                 ),
                 cluster: OnceCell::new_with(cluster),
                 prometheus: options.prometheus,
+                api_url: options.api_url,
                 read_only: options.read_only,
                 records,
                 permissions: access::PermissionCache::default(),
@@ -277,19 +290,48 @@ impl KubernetesEnvironment {
                 }
             }
         }
-        let route = Arc::new(admin::route(cluster).await?);
+        let route = Arc::new(admin::route(cluster, self.inner.api_url.as_ref()).await?);
         *self.inner.admin.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((std::time::Instant::now(), route.clone()));
         Ok(route)
+    }
+
+    #[cfg(test)]
+    fn with_api_url(mut self, url: ApiUrl) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("set before the environment is shared")
+            .api_url = Some(url);
+        self
+    }
+
+    /// With `--api-url`, the status names it as the release's ingress, with the API
+    /// pods behind it per track and the canary's actual weight.
+    fn with_traffic_path(&self, mut status: EnvironmentStatus) -> EnvironmentStatus {
+        if let Some(url) = &self.inner.api_url {
+            let upstreams = |track| {
+                status
+                    .instances
+                    .iter()
+                    .filter(|instance| instance.workload == "api" && instance.track == track)
+                    .map(|instance| instance.name.clone())
+                    .collect()
+            };
+            status.router = Some(RouterStatus {
+                url: url.base().to_owned(),
+                metrics_url: None,
+                canary_weight: status.rollout.as_ref().map_or(0, |r| r.canary_weight),
+                stable_upstreams: upstreams(Track::Stable),
+                canary_upstreams: upstreams(Track::Canary),
+            });
+        }
+        status
     }
 
     /// The Prometheus the SLOs come from, as readings and reports name it.
     fn prometheus_url(&self) -> Option<String> {
         match self.inner.prometheus.as_ref()? {
             PrometheusAccess::Url(url) => Some(url.clone()),
-            PrometheusAccess::Service(service) => {
-                Some(self.prometheus_service(service).to_string())
-            }
+            PrometheusAccess::Service(service) => Some(self.prometheus_service(service).label()),
         }
     }
 
@@ -346,8 +388,9 @@ impl Environment for KubernetesEnvironment {
         if let Some(permissions) = self.inner.permissions.fresh() {
             return permissions;
         }
+        let admin = access::AdminPath::of(self.inner.api_url.is_some());
         let mut permissions = match self.cluster().await {
-            Ok(cluster) => access::review(cluster).await,
+            Ok(cluster) => access::review(cluster, admin).await,
             Err(error) => {
                 let mut none = Permissions::all();
                 for verb in super::Verb::ALL {
@@ -356,8 +399,8 @@ impl Environment for KubernetesEnvironment {
                 return none;
             }
         };
-        // Whatever RBAC says, a drill has no traffic path here: its key is greyed.
-        if permissions.check(super::Verb::RunDrill).is_ok() {
+        // Whatever RBAC says, a drill without a traffic path cannot run: its key is greyed.
+        if self.inner.api_url.is_none() && permissions.check(super::Verb::RunDrill).is_ok() {
             permissions.deny(super::Verb::RunDrill, NO_TRAFFIC_PATH);
         }
         self.inner.permissions.store(&permissions);
@@ -371,8 +414,12 @@ impl Environment for KubernetesEnvironment {
             Some(false) => Support::Missing(chaos_mesh::MISSING.to_owned()),
             _ => Support::Available,
         };
+        let traffic = match self.inner.api_url {
+            Some(_) => Support::Available,
+            None => Support::Missing(NO_TRAFFIC_PATH.to_owned()),
+        };
         ChaosSupport {
-            traffic: Support::Missing(NO_TRAFFIC_PATH.to_owned()),
+            traffic,
             kill: Support::Available,
             postgres_outage: outage.clone(),
             redis_outage: outage,
@@ -390,9 +437,22 @@ impl Environment for KubernetesEnvironment {
 
     async fn status(&self) -> anyhow::Result<EnvironmentStatus> {
         let cluster = self.cluster().await?;
-        snapshot::Snapshot::list(cluster)
+        let status = snapshot::Snapshot::list(cluster)
             .await?
-            .status(cluster, self.prometheus_url())
+            .status(cluster, self.prometheus_url())?;
+        let mut status = self.with_traffic_path(status);
+        // With a direct path the queue is one cheap call away (a drill's monitor reads
+        // its depth); through the API server's proxy it is left to `opsbox queue`.
+        if self.inner.api_url.is_some() {
+            status.queue = match self.queue_overview().await {
+                Ok(overview) => Some(overview.depth),
+                Err(error) => {
+                    tracing::debug!(error = %format!("{error:#}"), "queue unreadable at --api-url");
+                    None
+                }
+            };
+        }
+        Ok(status)
     }
 
     fn watch_status(

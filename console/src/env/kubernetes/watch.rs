@@ -86,7 +86,9 @@ async fn read(
     let status = match stores.filter(|stores| stores.is_ready()) {
         Some(stores) => match environment.cluster().await {
             Ok(cluster) => stores.snapshot().and_then(|snapshot| {
-                snapshot.status_with(cluster, environment.prometheus_url(), instances)
+                snapshot
+                    .status_with(cluster, environment.prometheus_url(), instances)
+                    .map(|status| environment.with_traffic_path(status))
             }),
             Err(error) => Err(error),
         },

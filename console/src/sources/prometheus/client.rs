@@ -130,7 +130,7 @@ impl PrometheusClient {
         timeout: Duration,
     ) -> Self {
         Self {
-            base_url: format!("service {service} (through the API server's proxy)"),
+            base_url: service.label(),
             route: Route::ServiceProxy {
                 client,
                 path: service.proxy_path(),

@@ -73,6 +73,11 @@ impl ServiceRef {
         }
     }
 
+    /// How readings, reports and errors name this Prometheus, all the same way.
+    pub fn label(&self) -> String {
+        format!("service {self} (through the API server's proxy)")
+    }
+
     /// The API server's proxy path in front of the Service's HTTP port.
     pub fn proxy_path(&self) -> String {
         format!(

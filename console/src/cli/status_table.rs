@@ -284,4 +284,31 @@ mod tests {
             "{table}"
         );
     }
+
+    #[test]
+    fn a_missing_router_and_queue_say_why_in_each_environment() {
+        let cluster = EnvironmentStatus {
+            environment: "kind-opsbox/opsbox".to_owned(),
+            phase: EnvironmentPhase::Ready,
+            started_at: Utc::now(),
+            state_dir: None,
+            instances: Vec::new(),
+            queue: None,
+            router: None,
+            rollout: None,
+            prometheus_url: None,
+            scalers: Vec::new(),
+        };
+        let table = render(&cluster, Utc::now());
+        assert!(table.contains("api url: none given (--api-url"), "{table}");
+        assert!(table.contains("queue: not read here"), "{table}");
+        let local = EnvironmentStatus {
+            environment: "local".to_owned(),
+            state_dir: Some("/tmp/opsbox".into()),
+            ..cluster
+        };
+        let table = render(&local, Utc::now());
+        assert!(table.contains("router: not listening yet"), "{table}");
+        assert!(table.contains("Redis does not answer"), "{table}");
+    }
 }

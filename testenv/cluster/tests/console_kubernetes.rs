@@ -432,6 +432,22 @@ fn drills_run_through_the_api_url(console: &Console) -> Result<()> {
         "worker-crash on the cluster through --api-url: killed {killed:?}; traffic {traffic}; tasks {tasks}; recovery {}",
         report["recovery"]
     );
+
+    // The queue is read there too (the token from the Secret, as the operator may read
+    // it), and the status names the URL as the release's ingress with its API pods.
+    let queue: Value = serde_json::from_str(
+        &console.ok(User::Operator, &["--api-url", api.url(), "queue", "--json"])?,
+    )?;
+    ensure!(
+        queue["overview"]["depth"]["ready"].is_u64() && queue["dead"].is_object(),
+        "opsbox queue --json: {queue}"
+    );
+    let status = console.ok(User::Operator, &["--api-url", api.url(), "status"])?;
+    ensure!(
+        status.contains(&format!("router {}: stable", api.url()))
+            && status.contains("queue: ready "),
+        "opsbox status: {status}"
+    );
     Ok(())
 }
 

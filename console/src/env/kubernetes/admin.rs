@@ -58,7 +58,7 @@ pub async fn route(cluster: &Cluster, api_url: Option<&ApiUrl>) -> anyhow::Resul
     };
     // An operator who holds the token need not be allowed to read the release's Secret.
     let token = match std::env::var(TOKEN_VARIABLE) {
-        Ok(token) if token_given() => token,
+        Ok(token) if !token.is_empty() => token,
         _ => token(cluster, template.as_ref()).await?,
     };
     let service = match stable_service {

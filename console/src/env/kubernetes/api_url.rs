@@ -19,6 +19,8 @@ use crate::env::NotRunning;
 const CONNECT_DEADLINE: Duration = Duration::from_secs(3);
 /// An error body is read up to this many bytes (the API's are a few hundred).
 const ERROR_BODY_LIMIT: usize = 4096;
+/// Characters of a body that is not the API's error shown in a message.
+const SHOWN_CHARS: usize = 256;
 
 /// An `http(s)://host[:port][/prefix]` URL with nothing after the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +115,7 @@ impl DirectAdmin {
                 .await
                 .map_err(|error| anyhow::anyhow!("{what}: the answer does not parse: {error}"));
         }
-        let text = response.text().await.unwrap_or_default();
-        let message = api_message(&text);
+        let message = api_message(&error_body(response).await);
         Err(match status.as_u16() {
             401 | 403 => anyhow::anyhow!(
                 "{what}: the API refused the admin token ({status}): {message}; is the token the release's?"
@@ -128,6 +129,20 @@ impl DirectAdmin {
     }
 }
 
+/// At most [`ERROR_BODY_LIMIT`] bytes of an error answer: whatever stands at the URL
+/// (a proxy's HTML page, say) is not read whole.
+async fn error_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(ERROR_BODY_LIMIT);
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// The API's `{"error":{"message":…}}`, or the start of whatever else came back.
 fn api_message(body: &str) -> String {
     let parsed: Option<String> = serde_json::from_str::<Value>(body)
@@ -135,7 +150,7 @@ fn api_message(body: &str) -> String {
         .and_then(|value| value["error"]["message"].as_str().map(str::to_owned));
     parsed.unwrap_or_else(|| {
         let trimmed = body.trim();
-        match trimmed.char_indices().nth(ERROR_BODY_LIMIT / 16) {
+        match trimmed.char_indices().nth(SHOWN_CHARS) {
             Some((cut, _)) => format!("{}…", &trimmed[..cut]),
             None if trimmed.is_empty() => "no body".to_owned(),
             None => trimmed.to_owned(),
